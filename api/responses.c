@@ -1,0 +1,427 @@
+/*
+ * Responses: one customer's feedback at one touchpoint. POST validates strictly (every problem
+ * is reported with its JSON pointer), honours Idempotency-Key, and answers 201 only after the
+ * response is committed. GET pages by id with an opaque cursor.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "paging.h"
+#include "sha256.h"
+#include "util.h"
+#include "validate.h"
+
+#define COMMENT_MAX 5000
+#define LANGUAGE_MAX 35
+#define CUSTOMER_MAX 200
+#define SEGMENT_MAX 100
+#define PROPERTIES_MAX_KEYS 50
+#define PROPERTY_KEY_MAX 64
+#define PROPERTY_VALUE_MAX 500
+#define IDEM_KEY_MAX 255
+#define FUTURE_SKEW_MS (5 * 60 * 1000)
+#define LIST_DEFAULT 100
+#define LIST_MAX 1000
+
+static const char *const channels[] = {"web", "email", "sms", "phone", "store",
+                                       "chat", "app", "api", NULL};
+
+static int response_channel_ok(const char *s)
+{
+    for (const char *const *c = channels; *c; c++)
+        if (strcmp(*c, s) == 0)
+            return 1;
+    return 0;
+}
+
+/* BCP 47-shaped: a 2-3 letter language, then subtags of 1-8 letters or digits. */
+static int response_language_ok(const char *s)
+{
+    size_t n = 0;
+    int first = 1;
+
+    for (const char *p = s;; p++) {
+        if (*p == '-' || *p == '\0') {
+            if (first ? (n < 2 || n > 3) : (n < 1 || n > 8))
+                return 0;
+            if (*p == '\0')
+                return 1;
+            first = 0;
+            n = 0;
+            continue;
+        }
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (!first && *p >= '0' && *p <= '9')))
+            return 0;
+        n++;
+    }
+}
+
+json_t *api_response_render(const struct response *r)
+{
+    json_t *ratings = json_object(), *props = json_null();
+    json_t *obj;
+
+    for (int a = 0; a < RATING_AREAS; a++)
+        if (r->rating[a] != RESPONSE_ABSENT)
+            json_object_set_new(ratings, metrics_rating_name((enum rating_area)a),
+                                json_integer(r->rating[a]));
+    if (r->properties) {
+        json_decref(props);
+        props = json_loads(r->properties, 0, NULL);
+        if (!props)
+            props = json_null();
+    }
+#define OPT_INT(v) ((v) == RESPONSE_ABSENT ? json_null() : json_integer(v))
+    obj = json_pack(
+        "{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+        "id", (json_int_t)r->id, "touchpoint", r->touchpoint, "journey", r->journey, "phase",
+        r->phase, "nps", OPT_INT(r->nps), "csat", OPT_INT(r->csat), "ces", OPT_INT(r->ces),
+        "expectation",
+        r->expectation == RESPONSE_ABSENT
+            ? json_null()
+            : json_string(metrics_expectation_name((enum expectation)r->expectation)),
+        "ratings", ratings, "comment", json_opt_string(r->comment), "channel",
+        json_opt_string(r->channel), "language", json_opt_string(r->language), "customer",
+        json_opt_string(r->customer), "segment", json_opt_string(r->segment), "properties",
+        props, "submitted_at", json_time(r->submitted_at), "received_at",
+        json_time(r->received_at));
+#undef OPT_INT
+    return obj;
+}
+
+static int response_parse_properties(json_t *v, char **out, struct err *e)
+{
+    const char *name;
+    json_t *val;
+    int ret = 0;
+
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return err_field(e, "/properties", "must be a flat JSON object");
+    if (json_object_size(v) > PROPERTIES_MAX_KEYS)
+        return err_field(e, "/properties", "must have at most %d members", PROPERTIES_MAX_KEYS);
+    json_object_foreach(v, name, val)
+    {
+        char ptr[128];
+
+        snprintf(ptr, sizeof(ptr), "/properties/%.64s", name);
+        if (strlen(name) == 0 || strlen(name) > PROPERTY_KEY_MAX ||
+            !util_valid_text(name, PROPERTY_KEY_MAX))
+            ret = err_field(e, ptr, "property names must be 1-%d printable bytes",
+                            PROPERTY_KEY_MAX);
+        else if (json_is_object(val) || json_is_array(val))
+            ret = err_field(e, ptr, "must be a string, number, boolean or null (flat object)");
+        else if (json_is_string(val) && json_string_length(val) > PROPERTY_VALUE_MAX)
+            ret = err_field(e, ptr, "must be at most %d bytes", PROPERTY_VALUE_MAX);
+    }
+    if (ret == 0)
+        *out = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+    return ret;
+}
+
+/* Validates one response object at pointer base into r (strings copied). */
+static int response_parse(json_t *obj, const char *base, struct response *r, struct err *e)
+{
+    static const char *const allowed[] = {
+        "touchpoint", "nps",      "csat",     "ces",     "expectation", "ratings",     "comment",
+        "channel",    "language", "customer", "segment", "properties",  "submitted_at", NULL};
+    static const char *const areas[] = {"interaction", "content", "recovery", "value", NULL};
+    const char *touchpoint, *expectation, *comment, *channel, *language, *customer, *segment,
+        *submitted;
+    char ptr[160];
+    int before = e->nfields;
+    json_t *ratings;
+
+    response_init(r);
+    if (v_object(obj, base, allowed, e) < 0 && !json_is_object(obj))
+        return -1;
+    v_keyfield(obj, base, "touchpoint", 1, &touchpoint, e);
+    v_int(obj, base, "nps", 0, 10, &r->nps, e);
+    v_int(obj, base, "csat", 1, 5, &r->csat, e);
+    v_int(obj, base, "ces", 1, 7, &r->ces, e);
+    if (v_string(obj, base, "expectation", 0, 16, &expectation, e) == 0 && expectation) {
+        for (int i = 0; i < EXPECT_VALUES; i++)
+            if (strcmp(expectation, metrics_expectation_name((enum expectation)i)) == 0)
+                r->expectation = i;
+        if (r->expectation == RESPONSE_ABSENT) {
+            snprintf(ptr, sizeof(ptr), "%s/expectation", base);
+            err_field(e, ptr, "must be one of below, met, exceeded");
+        }
+    }
+    ratings = json_object_get(obj, "ratings");
+    if (ratings && !json_is_null(ratings)) {
+        snprintf(ptr, sizeof(ptr), "%s/ratings", base);
+        if (v_object(ratings, ptr, areas, e) == 0)
+            for (int a = 0; a < RATING_AREAS; a++)
+                v_int(ratings, ptr, areas[a], 1, 5, &r->rating[a], e);
+    }
+    v_string(obj, base, "comment", 0, COMMENT_MAX, &comment, e);
+    if (v_string(obj, base, "channel", 0, 16, &channel, e) == 0 && channel &&
+        !response_channel_ok(channel)) {
+        snprintf(ptr, sizeof(ptr), "%s/channel", base);
+        err_field(e, ptr, "must be one of web, email, sms, phone, store, chat, app, api");
+    }
+    if (v_string(obj, base, "language", 0, LANGUAGE_MAX, &language, e) == 0 && language &&
+        !response_language_ok(language)) {
+        snprintf(ptr, sizeof(ptr), "%s/language", base);
+        err_field(e, ptr, "must be a language tag such as fi or en-GB");
+    }
+    v_string(obj, base, "customer", 0, CUSTOMER_MAX, &customer, e);
+    v_string(obj, base, "segment", 0, SEGMENT_MAX, &segment, e);
+    if (v_string(obj, base, "submitted_at", 0, 40, &submitted, e) == 0 && submitted) {
+        snprintf(ptr, sizeof(ptr), "%s/submitted_at", base);
+        if (util_parse_time(submitted, 0, &r->submitted_at) < 0)
+            err_field(e, ptr, "must be an RFC 3339 date-time such as 2026-10-01T12:00:00Z");
+        else if (r->submitted_at > util_now_ms() + FUTURE_SKEW_MS)
+            err_field(e, ptr, "must not be in the future");
+    }
+    {
+        char *props = NULL;
+
+        snprintf(ptr, sizeof(ptr), "%s/properties", base);
+        response_parse_properties(json_object_get(obj, "properties"), &props, e);
+        r->properties = props;
+    }
+    if (r->nps == RESPONSE_ABSENT && r->csat == RESPONSE_ABSENT && r->ces == RESPONSE_ABSENT &&
+        r->expectation == RESPONSE_ABSENT && r->rating[0] == RESPONSE_ABSENT &&
+        r->rating[1] == RESPONSE_ABSENT && r->rating[2] == RESPONSE_ABSENT &&
+        r->rating[3] == RESPONSE_ABSENT && e->nfields == before)
+        err_field(e, base, "needs at least one of nps, csat, ces, expectation, ratings");
+    if (e->nfields != before || e->code != ERR_NONE) {
+        response_release(r);
+        return -1;
+    }
+    r->touchpoint = xstrdup(touchpoint);
+    r->comment = comment ? xstrdup(comment) : NULL;
+    r->channel = channel ? xstrdup(channel) : NULL;
+    r->language = language ? xstrdup(language) : NULL;
+    r->customer = customer ? xstrdup(customer) : NULL;
+    r->segment = segment ? xstrdup(segment) : NULL;
+    return 0;
+}
+
+static char *response_render_text(const struct response *r, void *ctx)
+{
+    json_t *obj = api_response_render(r);
+    char *text = json_dumps(obj, JSON_COMPACT);
+
+    (void)ctx;
+    json_decref(obj);
+    return text;
+}
+
+static void response_reply_created(struct req *req, char *body, int status)
+{
+    char location[64];
+    json_t *obj = json_loads(body, 0, NULL);
+    json_t *id = json_object_get(obj, "id");
+
+    if (json_is_integer(id)) {
+        snprintf(location, sizeof(location), "/v1/responses/%lld",
+                 (long long)json_integer_value(id));
+        req_add_header(req, "Location", location);
+    }
+    json_decref(obj);
+    req_reply_raw(req, status, "application/json", body, strlen(body));
+}
+
+/* Answers a recorded Idempotency-Key: 1 when replayed, 0 when not recorded, -1 on error. */
+static int response_replay(struct req *req, struct app *app, const struct idem *idem)
+{
+    unsigned char hash[SHA256_LEN];
+    char *body = NULL;
+    int status, found;
+
+    found = store_idem_get(app->store, idem->principal, idem->key, hash, &status, &body,
+                           req_err(req));
+    if (found <= 0)
+        return found;
+    if (!util_ct_equal(hash, idem->hash, SHA256_LEN)) {
+        free(body);
+        return err_set(req_err(req), ERR_IDEMPOTENCY,
+                       "Idempotency-Key %.64s was used with a different request", idem->key);
+    }
+    response_reply_created(req, body, status);
+    req_add_header(req, "Idempotent-Replayed", "true");
+    return 1;
+}
+
+int api_response_create(struct req *req, struct app *app)
+{
+    struct err *e = req_err(req);
+    const char *idem_key = req_header(req, "Idempotency-Key");
+    struct response r;
+    struct idem idem = {0};
+    char *canon;
+    int ret;
+
+    if (idem_key && (strlen(idem_key) == 0 || strlen(idem_key) > IDEM_KEY_MAX ||
+                     !util_valid_text(idem_key, IDEM_KEY_MAX)))
+        return err_set(e, ERR_BAD_REQUEST, "Idempotency-Key must be 1-%d printable characters",
+                       IDEM_KEY_MAX);
+    if (response_parse(req_json(req), "", &r, e) < 0)
+        return -1;
+    if (idem_key) {
+        idem.principal = req_principal(req);
+        idem.key = idem_key;
+        idem.status = HTTP_CREATED;
+        idem.render = response_render_text;
+        /* The fingerprint is of the canonical JSON, so whitespace and member order don't
+         * matter; the path is included so a key is never valid across operations. */
+        canon = json_dumps(req_json(req), JSON_COMPACT | JSON_SORT_KEYS);
+        {
+            struct sha256 h;
+
+            sha256_init(&h);
+            sha256_update(&h, req_path(req), strlen(req_path(req)) + 1);
+            sha256_update(&h, canon, strlen(canon));
+            sha256_final(&h, idem.hash);
+        }
+        free(canon);
+        ret = response_replay(req, app, &idem);
+        if (ret != 0) {
+            response_release(&r);
+            return ret < 0 ? -1 : 0;
+        }
+    }
+    ret = store_response_insert(app->store, &r, idem_key ? &idem : NULL, e);
+    if (ret < 0 && idem_key && e->code == ERR_CONFLICT) {
+        /* Another request with the same key committed first: answer as it did. */
+        err_release(e);
+        err_init(e);
+        ret = response_replay(req, app, &idem);
+        response_release(&r);
+        if (ret == 0)
+            return err_set(e, ERR_CONFLICT, "Idempotency-Key %.64s is in use", idem_key);
+        return ret < 0 ? -1 : 0;
+    }
+    if (ret == 0)
+        response_reply_created(req, response_render_text(&r, NULL), HTTP_CREATED);
+    response_release(&r);
+    return ret;
+}
+
+static int response_id(struct req *req, int64_t *id)
+{
+    long long v;
+
+    if (util_parse_int(req_param(req, 0), 1, INT64_MAX, &v) < 0)
+        return err_set(req_err(req), ERR_NOT_FOUND, "response %.32s not found",
+                       req_param(req, 0));
+    *id = v;
+    return 0;
+}
+
+int api_response_get(struct req *req, struct app *app)
+{
+    struct response r;
+    int64_t id;
+
+    if (response_id(req, &id) < 0)
+        return -1;
+    response_init(&r);
+    if (store_response_get(app->store, id, &r, req_err(req)) < 0)
+        return -1;
+    req_reply_json(req, HTTP_OK, api_response_render(&r));
+    response_release(&r);
+    return 0;
+}
+
+int api_response_delete(struct req *req, struct app *app)
+{
+    int64_t id;
+
+    if (response_id(req, &id) < 0)
+        return -1;
+    if (store_response_delete(app->store, id, req_err(req)) < 0)
+        return -1;
+    req_reply_json(req, HTTP_NO_CONTENT, NULL);
+    return 0;
+}
+
+int api_response_filter(struct req *req, struct response_filter *f)
+{
+    struct err *e = req_err(req);
+    const char *from = req_query(req, "from"), *to = req_query(req, "to");
+    const char *keys[] = {"journey", "phase", "touchpoint"};
+    const char **slots[] = {&f->journey, &f->phase, &f->touchpoint};
+
+    for (int i = 0; i < 3; i++) {
+        *slots[i] = req_query(req, keys[i]);
+        if (*slots[i])
+            q_key(keys[i], *slots[i], e);
+    }
+    f->channel = req_query(req, "channel");
+    if (f->channel && !response_channel_ok(f->channel))
+        err_param(e, "channel", "must be one of web, email, sms, phone, store, chat, app, api");
+    f->segment = req_query(req, "segment");
+    if (f->segment && !util_valid_text(f->segment, SEGMENT_MAX))
+        err_param(e, "segment", "must be 1-%d printable bytes", SEGMENT_MAX);
+    f->customer = req_query(req, "customer");
+    if (f->customer && !util_valid_text(f->customer, CUSTOMER_MAX))
+        err_param(e, "customer", "must be 1-%d printable bytes", CUSTOMER_MAX);
+    if (from) {
+        if (util_parse_time(from, 1, &f->from) < 0)
+            err_param(e, "from", "must be an RFC 3339 date-time or a date (YYYY-MM-DD)");
+        else
+            f->has_from = 1;
+    }
+    if (to) {
+        if (util_parse_time(to, 1, &f->to) < 0)
+            err_param(e, "to", "must be an RFC 3339 date-time or a date (YYYY-MM-DD)");
+        else
+            f->has_to = 1;
+    }
+    if (f->has_from && f->has_to && f->to <= f->from)
+        err_param(e, "to", "must be later than from");
+    return e->code == ERR_NONE ? 0 : -1;
+}
+
+int api_responses_list(struct req *req, struct app *app)
+{
+    struct err *e = req_err(req);
+    struct response_filter f = {0};
+    struct response *items = NULL;
+    const char *cursor = req_query(req, "cursor"), *limit = req_query(req, "limit");
+    long long lim = LIST_DEFAULT, after;
+    char buf[32], next[64];
+    size_t n = 0;
+    json_t *arr, *body;
+
+    api_response_filter(req, &f);
+    if (limit)
+        q_int("limit", limit, 1, LIST_MAX, &lim, e);
+    if (cursor) {
+        if (cursor_decode(cursor, 'r', buf, sizeof(buf)) < 0 ||
+            util_parse_int(buf, 0, INT64_MAX, &after) < 0)
+            err_param(e, "cursor", "is not a cursor this server issued");
+        else
+            f.after_id = after;
+    }
+    if (e->code != ERR_NONE)
+        return -1;
+    f.limit = (int)lim + 1;
+    if (store_responses_list(app->store, &f, &items, &n, e) < 0)
+        return -1;
+    arr = json_array();
+    for (size_t i = 0; i < n && (long long)i < lim; i++)
+        json_array_append_new(arr, api_response_render(&items[i]));
+    body = json_pack("{s:o}", "items", arr);
+    if ((long long)n > lim) {
+        snprintf(buf, sizeof(buf), "%lld", (long long)items[lim - 1].id);
+        cursor_encode('r', buf, next, sizeof(next));
+        json_object_set_new(body, "next_cursor", json_string(next));
+        paging_link_next(req, next);
+    } else {
+        json_object_set_new(body, "next_cursor", json_null());
+    }
+    for (size_t i = 0; i < n; i++)
+        response_release(&items[i]);
+    free(items);
+    req_reply_json(req, HTTP_OK, body);
+    return 0;
+}

@@ -1,0 +1,41 @@
+/*
+ * The route table: every operation Polku serves, in the order of openapi.yaml. A unit test
+ * compares this table with the spec so that neither drifts.
+ */
+#include "api.h"
+
+static const char *const q_journeys[] = {NULL};
+static const char *const q_touchpoints[] = {"journey", "phase", "limit", "cursor", NULL};
+static const char *const q_responses[] = {"touchpoint", "phase", "journey", "channel",
+                                          "segment",    "customer", "from", "to",
+                                          "limit",      "cursor",   NULL};
+static const char *const q_metrics[] = {"journey", "phase", "touchpoint", "channel", "segment",
+                                        "from",    "to",    "group_by",   NULL};
+
+const struct route api_routes[] = {
+    {HTTP_GET, "/healthz", api_healthz, PERM_NONE, "getHealth", NULL},
+    {HTTP_GET, "/readyz", api_readyz, PERM_NONE, "getReady", NULL},
+    {HTTP_GET, "/v1/journeys", api_journeys_list, PERM_READ, "listJourneys", q_journeys},
+    {HTTP_POST, "/v1/journeys", api_journey_create, PERM_WRITE, "createJourney", NULL},
+    {HTTP_GET, "/v1/journeys/{key}", api_journey_get, PERM_READ, "getJourney", NULL},
+    {HTTP_PATCH, "/v1/journeys/{key}", api_journey_update, PERM_WRITE, "updateJourney", NULL},
+    {HTTP_DELETE, "/v1/journeys/{key}", api_journey_delete, PERM_WRITE, "deleteJourney", NULL},
+    {HTTP_GET, "/v1/touchpoints", api_touchpoints_list, PERM_READ, "listTouchpoints",
+     q_touchpoints},
+    {HTTP_POST, "/v1/touchpoints", api_touchpoint_create, PERM_WRITE, "createTouchpoint", NULL},
+    {HTTP_GET, "/v1/touchpoints/{key}", api_touchpoint_get, PERM_READ, "getTouchpoint", NULL},
+    {HTTP_PATCH, "/v1/touchpoints/{key}", api_touchpoint_update, PERM_WRITE, "updateTouchpoint",
+     NULL},
+    {HTTP_DELETE, "/v1/touchpoints/{key}", api_touchpoint_delete, PERM_WRITE, "deleteTouchpoint",
+     NULL},
+    {HTTP_GET, "/v1/responses", api_responses_list, PERM_READ, "listResponses", q_responses},
+    {HTTP_POST, "/v1/responses", api_response_create, PERM_SUBMIT, "createResponse", NULL},
+    {HTTP_GET, "/v1/responses/{id}", api_response_get, PERM_READ, "getResponse", NULL},
+    {HTTP_DELETE, "/v1/responses/{id}", api_response_delete, PERM_WRITE, "deleteResponse", NULL},
+    {HTTP_GET, "/v1/metrics", api_metrics_get, PERM_READ, "getMetrics", q_metrics},
+    {HTTP_GET, "/v1/keys", api_keys_list, PERM_ADMIN, "listKeys", NULL},
+    {HTTP_POST, "/v1/keys", api_key_create, PERM_ADMIN, "createKey", NULL},
+    {HTTP_DELETE, "/v1/keys/{id}", api_key_delete, PERM_ADMIN, "deleteKey", NULL},
+};
+
+const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

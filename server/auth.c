@@ -1,0 +1,119 @@
+/*
+ * API key authentication. A key is found by its public prefix, then its SHA-256 is compared
+ * in constant time, so neither the lookup nor the comparison leaks the secret.
+ */
+#include "auth.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+unsigned auth_scope_perms(const char *scope)
+{
+    if (!scope)
+        return 0;
+    if (strcmp(scope, "submit") == 0)
+        return PERM_SUBMIT;
+    if (strcmp(scope, "read") == 0)
+        return PERM_READ;
+    if (strcmp(scope, "write") == 0)
+        return PERM_READ | PERM_SUBMIT | PERM_WRITE;
+    if (strcmp(scope, "admin") == 0)
+        return PERM_READ | PERM_SUBMIT | PERM_WRITE | PERM_ADMIN;
+    return 0;
+}
+
+void auth_key_generate(char *key, char *prefix, unsigned char hash[SHA256_LEN])
+{
+    unsigned char pre[AUTH_PREFIX_LEN / 2], secret[32];
+    char secret_text[48];
+
+    util_random(pre, sizeof(pre));
+    util_random(secret, sizeof(secret));
+    util_hex(pre, sizeof(pre), prefix);
+    util_b64url_encode(secret, sizeof(secret), secret_text);
+    snprintf(key, AUTH_KEY_LEN + 1, "plk_%s_%s", prefix, secret_text);
+    sha256(key, strlen(key), hash);
+}
+
+/* Whether origin is one of the JSON array of origins (NULL or empty list: any origin). */
+static int auth_origin_allowed(const char *origins, const char *origin)
+{
+    json_t *list, *v;
+    size_t i;
+    int ok = 0;
+
+    if (!origins || !origin)
+        return 1;
+    list = json_loads(origins, 0, NULL);
+    if (!json_is_array(list) || json_array_size(list) == 0) {
+        json_decref(list);
+        return 1;
+    }
+    json_array_foreach(list, i, v)
+    {
+        if (json_is_string(v) && strcasecmp(json_string_value(v), origin) == 0)
+            ok = 1;
+    }
+    json_decref(list);
+    return ok;
+}
+
+int auth_check(const struct auth *a, const char *authorization, const char *origin,
+               char *principal, size_t plen, unsigned *perms, struct err *e)
+{
+    unsigned char hash[SHA256_LEN];
+    char prefix[AUTH_PREFIX_LEN + 1];
+    struct api_key k;
+    struct err lookup;
+    const char *token;
+    int ret = -1;
+
+    if (!authorization || !*authorization)
+        return err_set(e, ERR_UNAUTHORIZED, "send an API key as Authorization: Bearer <key>");
+    if (strncasecmp(authorization, "Bearer ", 7) != 0)
+        return err_set(e, ERR_UNAUTHORIZED, "Authorization must use the Bearer scheme");
+    token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    if (strlen(token) > 256)
+        return err_set(e, ERR_UNAUTHORIZED, "the API key is not valid");
+    sha256(token, strlen(token), hash);
+    if (a->has_admin && util_ct_equal(hash, a->admin_hash, SHA256_LEN)) {
+        snprintf(principal, plen, "admin-env");
+        *perms = auth_scope_perms("admin");
+        return 0;
+    }
+    if (strlen(token) != AUTH_KEY_LEN || strncmp(token, "plk_", 4) != 0 ||
+        token[4 + AUTH_PREFIX_LEN] != '_')
+        return err_set(e, ERR_UNAUTHORIZED, "the API key is not valid");
+    memcpy(prefix, token + 4, AUTH_PREFIX_LEN);
+    prefix[AUTH_PREFIX_LEN] = '\0';
+    err_init(&lookup);
+    memset(&k, 0, sizeof(k));
+    if (store_key_find(a->store, prefix, &k, &lookup) < 0) {
+        if (lookup.code == ERR_NOT_FOUND)
+            err_set(e, ERR_UNAUTHORIZED, "the API key is not valid");
+        else
+            err_set(e, lookup.code, "%s", lookup.detail);
+        goto done;
+    }
+    if (!util_ct_equal(hash, k.hash, SHA256_LEN)) {
+        err_set(e, ERR_UNAUTHORIZED, "the API key is not valid");
+        goto done;
+    }
+    if (!auth_origin_allowed(k.origins, origin)) {
+        err_set(e, ERR_FORBIDDEN, "origin %.100s may not use this key", origin);
+        goto done;
+    }
+    snprintf(principal, plen, "key-%lld", (long long)k.id);
+    *perms = auth_scope_perms(k.scope);
+    ret = 0;
+done:
+    err_release(&lookup);
+    api_key_release(&k);
+    return ret;
+}

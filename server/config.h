@@ -1,0 +1,31 @@
+/*
+ * Configuration from POLKU_* environment variables, overridden by command-line flags.
+ */
+#ifndef POLKU_CONFIG_H
+#define POLKU_CONFIG_H
+
+#include <stddef.h>
+
+#include "err.h"
+
+struct config {
+    char *listen;       /* POLKU_LISTEN, --listen: host:port */
+    char *db;           /* POLKU_DB, --db */
+    char *tz;           /* POLKU_TZ, --tz: reporting time zone (IANA name) */
+    char *admin_key;    /* POLKU_ADMIN_KEY (environment only: flags show in ps) */
+    char *cors_origins; /* POLKU_CORS_ORIGINS, --cors-origins */
+    size_t body_limit;  /* POLKU_BODY_LIMIT, --body-limit: bytes */
+    unsigned threads, max_connections, per_ip_connections, timeout_s;
+    int access_log;
+    /* key create */
+    char *scope, *name;
+};
+
+/* Fills c with defaults, then the environment, then flags argv[first..argc). Returns 0, or -1
+ * with a message naming the bad flag or variable. Strings in c are new. */
+int config_load(struct config *c, int argc, char **argv, int first, struct err *e);
+void config_release(struct config *c);
+/* The --help text. */
+const char *config_usage(void);
+
+#endif

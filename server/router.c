@@ -1,0 +1,335 @@
+/*
+ * Route matching and the request pipeline shared by every route.
+ */
+#include "router.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+#define JSON_MAX_DEPTH 16
+
+int router_match(const char *tmpl, const char *path, struct req *req)
+{
+    const char *t = tmpl, *p = path;
+    int nparam = 0;
+
+    while (*t && *p) {
+        if (*t == '{') {
+            const char *tend = strchr(t, '}');
+            const char *pend = strchr(p, '/');
+            size_t n = pend ? (size_t)(pend - p) : strlen(p);
+
+            if (!tend || n == 0 || n > 200)
+                return 0;
+            if (req && nparam < REQ_MAX_PARAMS) {
+                char *v = xstrndup(p, n);
+
+                req_set_param(req, nparam, v);
+                free(v);
+            }
+            nparam++;
+            t = tend + 1;
+            p += n;
+            continue;
+        }
+        if (*t != *p)
+            return 0;
+        t++;
+        p++;
+    }
+    return *t == '\0' && *p == '\0';
+}
+
+int router_json_depth_ok(const char *text, size_t len, int max_depth)
+{
+    int depth = 0, in_string = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max_depth)
+                return -1;
+        } else if (c == ']' || c == '}') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+static int router_origin_allowed(const struct router *rt, const char *origin)
+{
+    const char *p;
+    size_t n;
+
+    if (!origin || !rt->cors_origins || !*rt->cors_origins)
+        return 0;
+    if (strcmp(rt->cors_origins, "*") == 0)
+        return 1;
+    n = strlen(origin);
+    for (p = rt->cors_origins; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+        while (len && *p == ' ')
+            p++, len--;
+        if (len == n && strncasecmp(p, origin, n) == 0)
+            return 1;
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+static const char *router_method_name(enum http_method m)
+{
+    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
+                                        "OPTIONS", "OTHER"};
+    return names[m];
+}
+
+/* Fills allow with the methods routed for path ("GET, HEAD, POST"); returns how many. */
+static int router_allow(const struct router *rt, const char *path, char *allow, size_t len)
+{
+    int n = 0;
+
+    allow[0] = '\0';
+    for (size_t i = 0; i < rt->nroutes; i++) {
+        if (!router_match(rt->routes[i].path, path, NULL))
+            continue;
+        if (n++)
+            strncat(allow, ", ", len - strlen(allow) - 1);
+        strncat(allow, router_method_name(rt->routes[i].method), len - strlen(allow) - 1);
+        if (rt->routes[i].method == HTTP_GET)
+            strncat(allow, ", HEAD", len - strlen(allow) - 1);
+    }
+    return n;
+}
+
+struct query_check {
+    const struct route *route;
+    struct err *e;
+    const char *seen[32];
+    int nseen;
+};
+
+static int router_query_cb(const char *name, const char *value, void *ctx)
+{
+    struct query_check *q = ctx;
+    int allowed = 0;
+
+    (void)value;
+    for (const char *const *a = q->route->query; a && *a; a++)
+        if (strcmp(*a, name) == 0)
+            allowed = 1;
+    if (!allowed) {
+        err_param(q->e, name, "unknown query parameter");
+        return 1;
+    }
+    for (int i = 0; i < q->nseen; i++) {
+        if (strcmp(q->seen[i], name) == 0) {
+            err_param(q->e, name, "given more than once");
+            return 1;
+        }
+    }
+    if (q->nseen < 32)
+        q->seen[q->nseen++] = name;
+    return 0;
+}
+
+static int router_is_json(const char *content_type)
+{
+    size_t n = strlen("application/json");
+
+    if (!content_type)
+        return 0;
+    while (*content_type == ' ')
+        content_type++;
+    return strncasecmp(content_type, "application/json", n) == 0 &&
+           (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
+}
+
+/* Parses the request body into req's JSON slot. */
+static int router_parse_body(struct req *req, struct err *e)
+{
+    size_t len;
+    const char *body = req_body(req, &len);
+    json_error_t jerr;
+    json_t *json;
+
+    if (!router_is_json(req_header(req, "Content-Type")))
+        return err_set(e, ERR_MEDIA_TYPE, "send the body as Content-Type: application/json");
+    if (len == 0)
+        return err_set(e, ERR_BAD_JSON, "the request body is empty");
+    if (memchr(body, '\0', len))
+        return err_set(e, ERR_BAD_JSON, "the request body contains a NUL byte");
+    if (router_json_depth_ok(body, len, JSON_MAX_DEPTH) < 0)
+        return err_set(e, ERR_BAD_JSON, "JSON nests deeper than %d levels", JSON_MAX_DEPTH);
+    json = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!json)
+        return err_set(e, ERR_BAD_JSON, "malformed JSON at line %d column %d: %s", jerr.line,
+                       jerr.column, jerr.text);
+    req_set_json(req, json);
+    return 0;
+}
+
+struct etag_ctx {
+    struct sha256 h;
+};
+
+static int router_etag_query_cb(const char *name, const char *value, void *ctx)
+{
+    struct etag_ctx *c = ctx;
+
+    sha256_update(&c->h, name, strlen(name) + 1);
+    if (value)
+        sha256_update(&c->h, value, strlen(value) + 1);
+    sha256_update(&c->h, "&", 1);
+    return 0;
+}
+
+/* A strong ETag for a read: the data version, the process, and the request. */
+static void router_etag(const struct router *rt, struct req *req, char *out, size_t len)
+{
+    struct etag_ctx c;
+    unsigned char digest[SHA256_LEN];
+    char hex[33];
+    uint64_t v[2] = {rt->boot, store_data_version(rt->store)};
+
+    sha256_init(&c.h);
+    sha256_update(&c.h, v, sizeof(v));
+    sha256_update(&c.h, req_path(req), strlen(req_path(req)) + 1);
+    req_query_each(req, router_etag_query_cb, &c);
+    sha256_final(&c.h, digest);
+    util_hex(digest, 16, hex);
+    snprintf(out, len, "\"%s\"", hex);
+}
+
+/* Whether an If-None-Match header lists etag (or is "*"). */
+static int router_etag_matches(const char *header, const char *etag)
+{
+    size_t n = strlen(etag);
+    const char *p;
+
+    if (!header)
+        return 0;
+    if (strcmp(header, "*") == 0)
+        return 1;
+    for (p = header; (p = strstr(p, etag)) != NULL; p += n) {
+        char after = p[n];
+
+        if (after == '\0' || after == ',' || after == ' ')
+            return 1;
+    }
+    return 0;
+}
+
+static void router_cors(const struct router *rt, struct req *req)
+{
+    const char *origin = req_header(req, "Origin");
+
+    if (!router_origin_allowed(rt, origin))
+        return;
+    req_add_header(req, "Access-Control-Allow-Origin", origin);
+    req_add_header(req, "Vary", "Origin");
+    req_add_header(req, "Access-Control-Expose-Headers", "ETag, Link, Location, Retry-After");
+}
+
+static void router_fail(struct req *req, const struct err *e)
+{
+    req_reply_error(req, e);
+    if (e->code == ERR_UNAUTHORIZED)
+        req_add_header(req, "WWW-Authenticate", "Bearer");
+}
+
+void router_dispatch(struct req *req, void *ctx)
+{
+    const struct router *rt = ctx;
+    const struct route *route = NULL;
+    enum http_method m = req_method(req);
+    struct err *e = req_err(req);
+    char allow[128], principal[64] = "", etag[40] = "";
+    unsigned perms = 0;
+
+    if (m == HTTP_HEAD)
+        m = HTTP_GET;
+    for (size_t i = 0; i < rt->nroutes; i++) {
+        if (rt->routes[i].method == m && router_match(rt->routes[i].path, req_path(req), req)) {
+            route = &rt->routes[i];
+            break;
+        }
+    }
+    router_cors(rt, req);
+    if (!route) {
+        int n = router_allow(rt, req_path(req), allow, sizeof(allow));
+
+        if (n == 0) {
+            err_set(e, ERR_NOT_FOUND, "no resource at %.200s", req_path(req));
+        } else if (m == HTTP_OPTIONS) {
+            req_reply_json(req, HTTP_NO_CONTENT, NULL);
+            req_add_header(req, "Allow", allow);
+            if (router_origin_allowed(rt, req_header(req, "Origin"))) {
+                req_add_header(req, "Access-Control-Allow-Methods", allow);
+                req_add_header(req, "Access-Control-Allow-Headers",
+                               "Authorization, Content-Type, Idempotency-Key, If-None-Match");
+                req_add_header(req, "Access-Control-Max-Age", "600");
+            }
+            return;
+        } else {
+            err_set(e, ERR_METHOD, "%s is not allowed on %.200s; allowed: %s",
+                    req_method_name(req), req_path(req), allow);
+            router_fail(req, e);
+            req_add_header(req, "Allow", allow);
+            return;
+        }
+        goto fail;
+    }
+    if (route->perm != PERM_NONE) {
+        if (auth_check(rt->auth, req_header(req, "Authorization"), req_header(req, "Origin"),
+                       principal, sizeof(principal), &perms, e) < 0)
+            goto fail;
+        if (!(perms & route->perm)) {
+            err_set(e, ERR_FORBIDDEN, "this API key may not %s %.200s", req_method_name(req),
+                    req_path(req));
+            goto fail;
+        }
+        req_set_principal(req, principal, perms);
+    }
+    {
+        struct query_check q = {.route = route, .e = e};
+
+        if (req_query_each(req, router_query_cb, &q))
+            goto fail;
+    }
+    if (m == HTTP_POST || m == HTTP_PUT || m == HTTP_PATCH) {
+        if (router_parse_body(req, e) < 0)
+            goto fail;
+    }
+    if (m == HTTP_GET && route->perm != PERM_NONE) {
+        router_etag(rt, req, etag, sizeof(etag));
+        if (router_etag_matches(req_header(req, "If-None-Match"), etag)) {
+            req_reply_json(req, HTTP_NOT_MODIFIED, NULL);
+            req_add_header(req, "ETag", etag);
+            return;
+        }
+    }
+    if (route->handler(req, rt->app) < 0)
+        goto fail;
+    if (etag[0] && req_reply_status(req) == HTTP_OK)
+        req_add_header(req, "ETag", etag);
+    return;
+fail:
+    if (e->code == ERR_NONE)
+        err_set(e, ERR_INTERNAL, "the request failed without an error");
+    router_fail(req, e);
+}

@@ -1,0 +1,304 @@
+/*
+ * The SQLite store: opening, migrations, connections and transactions. Journeys and
+ * touchpoints live in store_catalog.c, responses and metrics in store_responses.c, API keys in
+ * store_keys.c.
+ *
+ * Durability: WAL with synchronous=FULL, so a committed write survives power loss; a write call
+ * returns only after COMMIT. The writer is one connection behind a mutex; readers come from a
+ * pool of read-only connections, so reads never wait for the writer.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+extern const char *const schema_sql[];
+extern const size_t schema_count;
+
+int store_sqlerr(struct err *e, sqlite3 *db, int rc, const char *what)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_NOMEM:
+    case SQLITE_PROTOCOL:
+        return err_set(e, ERR_UNAVAILABLE, "storage unavailable during %s: %s", what, msg);
+    case SQLITE_CONSTRAINT:
+        return err_set(e, ERR_CONFLICT, "%s conflicts with stored data", what);
+    default:
+        return err_set(e, ERR_INTERNAL, "storage error during %s: %s", what, msg);
+    }
+}
+
+void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+void bind_opt_int(sqlite3_stmt *st, int i, int v)
+{
+    if (v == RESPONSE_ABSENT)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int(st, i, v);
+}
+
+char *col_text(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+
+    return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int conn_exec(struct conn *c, const char *sql, struct err *e)
+{
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? 0 : store_sqlerr(e, c->db, rc, "setup");
+}
+
+int conn_open(const char *path, int readonly, struct conn **out, struct err *e)
+{
+    int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                SQLITE_OPEN_NOMUTEX;
+    struct conn *c = xcalloc(1, sizeof(*c));
+    int rc;
+
+    rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        err_set(e, ERR_UNAVAILABLE, "cannot open database %s: %s", path,
+                c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        goto fail;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, 5000);
+    if (!readonly && conn_exec(c, "PRAGMA journal_mode=WAL", e) < 0)
+        goto fail;
+    if (conn_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", e) < 0)
+        goto fail;
+    *out = c;
+    return 0;
+fail:
+    conn_close(c);
+    return -1;
+}
+
+void conn_close(struct conn *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < CONN_STMT_CACHE; i++)
+        sqlite3_finalize(c->cache[i].stmt);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+sqlite3_stmt *conn_stmt(struct conn *c, const char *sql, struct err *e)
+{
+    int i, rc;
+
+    for (i = 0; i < CONN_STMT_CACHE && c->cache[i].sql; i++) {
+        if (c->cache[i].sql == sql) {
+            sqlite3_reset(c->cache[i].stmt);
+            sqlite3_clear_bindings(c->cache[i].stmt);
+            return c->cache[i].stmt;
+        }
+    }
+    if (i == CONN_STMT_CACHE) {
+        /* Full: the cache is sized for every literal in the store; a BUG if reached. */
+        err_set(e, ERR_INTERNAL, "statement cache full");
+        return NULL;
+    }
+    rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &c->cache[i].stmt, NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlerr(e, c->db, rc, "prepare");
+        return NULL;
+    }
+    c->cache[i].sql = sql;
+    return c->cache[i].stmt;
+}
+
+struct conn *reader_get(struct store *s, struct err *e)
+{
+    struct conn *c;
+
+    pthread_mutex_lock(&s->pool_lock);
+    c = s->idle;
+    if (c)
+        s->idle = c->next;
+    pthread_mutex_unlock(&s->pool_lock);
+    if (c)
+        return c;
+    if (conn_open(s->path, 1, &c, e) < 0)
+        return NULL;
+    conn_exec(c, "PRAGMA query_only=ON", NULL);
+    pthread_mutex_lock(&s->pool_lock);
+    s->all = xrealloc(s->all, (s->nall + 1) * sizeof(*s->all));
+    s->all[s->nall++] = c;
+    pthread_mutex_unlock(&s->pool_lock);
+    return c;
+}
+
+void reader_put(struct store *s, struct conn *c)
+{
+    if (!c)
+        return;
+    /* Leave no statement open: an open read statement would pin an old WAL snapshot. */
+    for (int i = 0; i < CONN_STMT_CACHE && c->cache[i].sql; i++)
+        sqlite3_reset(c->cache[i].stmt);
+    pthread_mutex_lock(&s->pool_lock);
+    c->next = s->idle;
+    s->idle = c;
+    pthread_mutex_unlock(&s->pool_lock);
+}
+
+struct conn *writer_begin(struct store *s, struct err *e)
+{
+    int rc;
+
+    pthread_mutex_lock(&s->write_lock);
+    rc = sqlite3_exec(s->writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlerr(e, s->writer->db, rc, "begin");
+        pthread_mutex_unlock(&s->write_lock);
+        return NULL;
+    }
+    return s->writer;
+}
+
+int writer_end(struct store *s, int ok, struct err *e)
+{
+    sqlite3 *db = s->writer->db;
+    int rc, ret = -1;
+
+    for (int i = 0; i < CONN_STMT_CACHE && s->writer->cache[i].sql; i++)
+        sqlite3_reset(s->writer->cache[i].stmt);
+    if (ok) {
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            atomic_fetch_add(&s->version, 1);
+            ret = 0;
+        } else {
+            store_sqlerr(e, db, rc, "commit");
+        }
+    }
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    pthread_mutex_unlock(&s->write_lock);
+    return ret;
+}
+
+static int store_migrate(struct store *s, struct err *e)
+{
+    sqlite3 *db = s->writer->db;
+    int version = store_schema_version(s);
+    char sql[64];
+
+    if (version < 0)
+        return err_set(e, ERR_UNAVAILABLE, "cannot read the schema version of %s", s->path);
+    if ((size_t)version > schema_count)
+        return err_set(e, ERR_UNAVAILABLE,
+                       "database %s has schema %d, newer than this binary's %zu", s->path,
+                       version, schema_count);
+    for (size_t i = (size_t)version; i < schema_count; i++) {
+        if (!writer_begin(s, e))
+            return -1;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", i + 1);
+        int rc = sqlite3_exec(db, schema_sql[i], NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            err_set(e, ERR_INTERNAL, "migration %zu failed: %s", i + 1, sqlite3_errmsg(db));
+            writer_end(s, 0, NULL);
+            return -1;
+        }
+        if (writer_end(s, 1, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int store_open(const char *path, struct store **out, struct err *e)
+{
+    struct store *s = xcalloc(1, sizeof(*s));
+
+    s->path = xstrdup(path);
+    pthread_mutex_init(&s->write_lock, NULL);
+    pthread_mutex_init(&s->pool_lock, NULL);
+    atomic_init(&s->version, 1);
+    if (conn_open(path, 0, &s->writer, e) < 0)
+        goto fail;
+    if (store_migrate(s, e) < 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return -1;
+}
+
+void store_close(struct store *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nall; i++)
+        conn_close(s->all[i]);
+    free(s->all);
+    if (s->writer) {
+        /* Fold the WAL back into the database file so a copy of the file alone is complete. */
+        sqlite3_exec(s->writer->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        conn_close(s->writer);
+    }
+    pthread_mutex_destroy(&s->write_lock);
+    pthread_mutex_destroy(&s->pool_lock);
+    free(s->path);
+    free(s);
+}
+
+int store_ready(struct store *s)
+{
+    struct conn *c = reader_get(s, NULL);
+    sqlite3_stmt *st;
+    int ok = 0;
+
+    if (!c)
+        return 0;
+    st = conn_stmt(c, "SELECT count(*) FROM journeys", NULL);
+    ok = st && sqlite3_step(st) == SQLITE_ROW;
+    reader_put(s, c);
+    return ok;
+}
+
+uint64_t store_data_version(const struct store *s)
+{
+    return atomic_load(&s->version);
+}
+
+int store_schema_version(struct store *s)
+{
+    sqlite3_stmt *st;
+    int v = -1;
+
+    pthread_mutex_lock(&s->write_lock);
+    if (sqlite3_prepare_v2(s->writer->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW)
+            v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    pthread_mutex_unlock(&s->write_lock);
+    return v;
+}

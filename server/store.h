@@ -1,0 +1,193 @@
+/*
+ * The store: everything Polku keeps, behind one interface. The SQLite implementation lives in
+ * store*.c; no other file includes <sqlite3.h>. Handlers see only these value structs and
+ * functions, so a group-commit writer, rollups or another backend can slot in behind them.
+ *
+ * Threads: any thread may call any function. Reads run on a per-thread read connection (WAL
+ * lets them run beside the writer); writes go through the single write connection and return
+ * only once their transaction has committed with synchronous=FULL.
+ *
+ * Strings in the value structs are owned by the struct (new) and freed by its _release().
+ */
+#ifndef POLKU_STORE_H
+#define POLKU_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "metrics.h"
+
+struct store;
+
+/* ---- lifecycle ---------------------------------------------------------------------------- */
+
+/* Opens (creating if needed) the database at path, applies migrations. *out is new. */
+int store_open(const char *path, struct store **out, struct err *e);
+void store_close(struct store *s);
+/* Whether the database answers a trivial query. */
+int store_ready(struct store *s);
+/* Moves with every committed write; 0 is never returned. */
+uint64_t store_data_version(const struct store *s);
+/* The schema version applied (PRAGMA user_version). */
+int store_schema_version(struct store *s);
+
+/* ---- journeys and touchpoints ------------------------------------------------------------- */
+
+struct phase {
+    char *key;
+    char *name;
+};
+
+struct journey {
+    int64_t id;
+    char *key;
+    char *name;
+    int64_t created_at, updated_at;
+    size_t nphases;
+    struct phase *phases; /* in journey order */
+};
+
+void journey_release(struct journey *j);
+
+/* All journeys in key order. *items is new: release each, then free the array. */
+int store_journeys_list(struct store *s, struct journey **items, size_t *n, struct err *e);
+/* ERR_NOT_FOUND when no such key. */
+int store_journey_get(struct store *s, const char *key, struct journey *out, struct err *e);
+/* Creates j (key, name, phases); ERR_CONFLICT when the key exists. Fills id and times. */
+int store_journey_create(struct store *s, struct journey *j, struct err *e);
+/* Updates name (when non-NULL) and phases (when phases non-NULL: the new ordered list; phases
+ * keep their identity by key; dropping a phase that has touchpoints is ERR_CONFLICT). */
+int store_journey_update(struct store *s, const char *key, const char *name,
+                         const struct phase *phases, size_t nphases, struct err *e);
+/* Deletes the journey and its touchpoints; ERR_CONFLICT while responses refer to it. */
+int store_journey_delete(struct store *s, const char *key, struct err *e);
+
+struct touchpoint {
+    int64_t id;
+    char *key;
+    char *name;
+    char *description; /* or NULL */
+    char *journey;
+    char *phase;
+    int64_t created_at, updated_at;
+};
+
+void touchpoint_release(struct touchpoint *t);
+
+struct touchpoint_filter {
+    const char *journey; /* borrowed, or NULL */
+    const char *phase;   /* borrowed, or NULL */
+    const char *after;   /* keyset cursor: keys greater than this, or NULL */
+    int limit;
+};
+
+/* Touchpoints in key order. *items is new. */
+int store_touchpoints_list(struct store *s, const struct touchpoint_filter *f,
+                           struct touchpoint **items, size_t *n, struct err *e);
+int store_touchpoint_get(struct store *s, const char *key, struct touchpoint *out,
+                         struct err *e);
+/* Creates t (key, name, description, journey, phase). ERR_CONFLICT for a duplicate key;
+ * ERR_VALIDATION (pointer /journey or /phase) for an unknown journey or phase. */
+int store_touchpoint_create(struct store *s, struct touchpoint *t, struct err *e);
+/* Updates the non-NULL fields of t (name, description, journey, phase; set_description with a
+ * NULL description clears it). Moving to another journey is ERR_CONFLICT while responses refer
+ * to the touchpoint. Fills t with the stored result. */
+int store_touchpoint_update(struct store *s, const char *key, struct touchpoint *t,
+                            int set_description, struct err *e);
+/* ERR_CONFLICT while responses refer to it. */
+int store_touchpoint_delete(struct store *s, const char *key, struct err *e);
+
+/* ---- responses ---------------------------------------------------------------------------- */
+
+#define RESPONSE_ABSENT (-1)
+
+struct response {
+    int64_t id;
+    char *touchpoint;
+    char *journey; /* filled by the store */
+    char *phase;   /* filled by the store */
+    int nps, csat, ces, expectation; /* RESPONSE_ABSENT or the value (expectation: enum) */
+    int rating[RATING_AREAS];        /* RESPONSE_ABSENT or 1-5 */
+    char *comment, *channel, *language, *customer, *segment;
+    char *properties; /* compact JSON object text, or NULL */
+    int64_t submitted_at, received_at;
+};
+
+void response_init(struct response *r);
+void response_release(struct response *r);
+
+struct response_filter {
+    const char *journey, *phase, *touchpoint, *channel, *segment, *customer; /* borrowed */
+    int has_from, has_to;
+    int64_t from, to; /* submitted_at in [from, to) */
+    int64_t after_id; /* keyset cursor: ids greater than this */
+    int limit;
+};
+
+/* An Idempotency-Key to record in the same transaction as the write it guards. render is called
+ * inside the transaction with the stored response and returns the body to replay (new). */
+struct idem {
+    const char *principal; /* who sent it: the API key's identity */
+    const char *key;
+    unsigned char hash[32]; /* fingerprint of the request */
+    int status;
+    char *(*render)(const struct response *r, void *ctx);
+    void *ctx;
+};
+
+/* Stores r (touchpoint by key; id, journey, phase, received_at are filled in). ERR_VALIDATION
+ * (pointer /touchpoint) for an unknown touchpoint. With idem, also records the idempotency key;
+ * ERR_CONFLICT when that key was recorded meanwhile (look it up and replay). */
+int store_response_insert(struct store *s, struct response *r, const struct idem *idem,
+                          struct err *e);
+int store_response_get(struct store *s, int64_t id, struct response *out, struct err *e);
+int store_response_delete(struct store *s, int64_t id, struct err *e);
+/* Responses matching f in id order, at most f->limit. *items is new. */
+int store_responses_list(struct store *s, const struct response_filter *f,
+                         struct response **items, size_t *n, struct err *e);
+
+/* Looks up a recorded Idempotency-Key. Returns 1 and fills hash, status, *body (new) when
+ * found, 0 when not, -1 on error. */
+int store_idem_get(struct store *s, const char *principal, const char *key,
+                   unsigned char hash[32], int *status, char **body, struct err *e);
+
+/* ---- metrics ------------------------------------------------------------------------------ */
+
+/* One unit of counted responses with its dimensions. Borrowed strings, valid during the
+ * callback only. */
+struct metric_row {
+    const char *journey, *phase, *touchpoint, *channel, *segment; /* channel, segment may be NULL */
+    int phase_position;
+    int64_t time; /* submitted_at */
+    const struct hist *hist;
+};
+
+/* Calls cb for every unit of responses matching f (after_id and limit ignored). */
+int store_metrics_scan(struct store *s, const struct response_filter *f,
+                       void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+                       struct err *e);
+
+/* ---- API keys ----------------------------------------------------------------------------- */
+
+struct api_key {
+    int64_t id;
+    char *prefix; /* the public part of the key */
+    char *scope;
+    char *name;
+    char *origins; /* JSON array text, or NULL */
+    unsigned char hash[32];
+    int64_t created_at;
+};
+
+void api_key_release(struct api_key *k);
+
+int store_key_insert(struct store *s, struct api_key *k, struct err *e);
+/* ERR_NOT_FOUND when no key has that prefix. */
+int store_key_find(struct store *s, const char *prefix, struct api_key *out, struct err *e);
+int store_keys_list(struct store *s, struct api_key **items, size_t *n, struct err *e);
+int store_key_delete(struct store *s, int64_t id, struct err *e);
+/* Number of stored keys. */
+int store_key_count(struct store *s, int64_t *n, struct err *e);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * Internals shared by the SQLite store files (store.c, store_catalog.c, store_responses.c,
+ * store_keys.c). Nothing outside those files includes this header.
+ */
+#ifndef POLKU_STORE_INT_H
+#define POLKU_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#include "store.h"
+
+#define CONN_STMT_CACHE 64
+
+/* One SQLite connection with its cache of prepared statements, keyed by the SQL text's
+ * address (every cached statement is a string literal). */
+struct conn {
+    sqlite3 *db;
+    struct conn *next; /* in the store's free list */
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[CONN_STMT_CACHE];
+};
+
+struct store {
+    char *path;
+    struct conn *writer;
+    pthread_mutex_t write_lock;
+    pthread_mutex_t pool_lock;
+    struct conn *idle; /* read connections not in use */
+    struct conn **all; /* every read connection, for closing */
+    size_t nall;
+    _Atomic uint64_t version;
+};
+
+/* Opens a connection with Polku's pragmas. */
+int conn_open(const char *path, int readonly, struct conn **out, struct err *e);
+void conn_close(struct conn *c);
+/* A cached prepared statement for a string literal, reset and unbound; NULL on error (e set). */
+sqlite3_stmt *conn_stmt(struct conn *c, const char *sql, struct err *e);
+
+/* Borrows a read connection (returned by reader_put). NULL on error. */
+struct conn *reader_get(struct store *s, struct err *e);
+void reader_put(struct store *s, struct conn *c);
+
+/* Starts a write transaction on the writer (BEGIN IMMEDIATE), holding the write lock. */
+struct conn *writer_begin(struct store *s, struct err *e);
+/* Commits when ok (returns -1 and rolls back if the commit fails), else rolls back; always
+ * releases the write lock. Returns 0 when committed. */
+int writer_end(struct store *s, int ok, struct err *e);
+
+/* Maps a SQLite failure to an error: storage trouble is ERR_UNAVAILABLE. Returns -1. */
+int store_sqlerr(struct err *e, sqlite3 *db, int rc, const char *what);
+
+/* Binding helpers: NULL strings bind SQL NULL. */
+void bind_text(sqlite3_stmt *st, int i, const char *s);
+void bind_opt_int(sqlite3_stmt *st, int i, int v); /* RESPONSE_ABSENT binds NULL */
+/* A new copy of a text column, or NULL when the column is NULL. */
+char *col_text(sqlite3_stmt *st, int i);
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * Responses, idempotency records and the metrics scan in the store.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+void response_init(struct response *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->nps = r->csat = r->ces = r->expectation = RESPONSE_ABSENT;
+    for (int i = 0; i < RATING_AREAS; i++)
+        r->rating[i] = RESPONSE_ABSENT;
+}
+
+void response_release(struct response *r)
+{
+    if (!r)
+        return;
+    free(r->touchpoint);
+    free(r->journey);
+    free(r->phase);
+    free(r->comment);
+    free(r->channel);
+    free(r->language);
+    free(r->customer);
+    free(r->segment);
+    free(r->properties);
+    response_init(r);
+}
+
+#define RESPONSE_FROM                                                                              \
+    " FROM responses r JOIN touchpoints t ON t.id = r.touchpoint_id "                             \
+    "JOIN phases p ON p.id = t.phase_id JOIN journeys j ON j.id = p.journey_id "
+
+#define RESPONSE_SELECT                                                                            \
+    "SELECT r.id, t.key, j.key, p.key, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "    \
+    "r.r_content, r.r_recovery, r.r_value, r.comment, r.channel, r.language, r.customer, "        \
+    "r.segment, r.properties, r.submitted_at, r.received_at" RESPONSE_FROM
+
+static int col_opt_int(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? RESPONSE_ABSENT
+                                                      : sqlite3_column_int(st, i);
+}
+
+static void response_from_row(sqlite3_stmt *st, struct response *r)
+{
+    response_init(r);
+    r->id = sqlite3_column_int64(st, 0);
+    r->touchpoint = col_text(st, 1);
+    r->journey = col_text(st, 2);
+    r->phase = col_text(st, 3);
+    r->nps = col_opt_int(st, 4);
+    r->csat = col_opt_int(st, 5);
+    r->ces = col_opt_int(st, 6);
+    r->expectation = col_opt_int(st, 7);
+    for (int i = 0; i < RATING_AREAS; i++)
+        r->rating[i] = col_opt_int(st, 8 + i);
+    r->comment = col_text(st, 12);
+    r->channel = col_text(st, 13);
+    r->language = col_text(st, 14);
+    r->customer = col_text(st, 15);
+    r->segment = col_text(st, 16);
+    r->properties = col_text(st, 17);
+    r->submitted_at = sqlite3_column_int64(st, 18);
+    r->received_at = sqlite3_column_int64(st, 19);
+}
+
+/* Appends the WHERE clause for f to sql (constant fragments only; values are bound later by
+ * filter_bind in the same order). */
+static void filter_sql(const struct response_filter *f, char *sql, size_t len, int paged)
+{
+    strncat(sql, "WHERE 1", len - strlen(sql) - 1);
+    if (f->journey)
+        strncat(sql, " AND j.key = ?", len - strlen(sql) - 1);
+    if (f->phase)
+        strncat(sql, " AND p.key = ?", len - strlen(sql) - 1);
+    if (f->touchpoint)
+        strncat(sql, " AND t.key = ?", len - strlen(sql) - 1);
+    if (f->channel)
+        strncat(sql, " AND r.channel = ?", len - strlen(sql) - 1);
+    if (f->segment)
+        strncat(sql, " AND r.segment = ?", len - strlen(sql) - 1);
+    if (f->customer)
+        strncat(sql, " AND r.customer = ?", len - strlen(sql) - 1);
+    if (f->has_from)
+        strncat(sql, " AND r.submitted_at >= ?", len - strlen(sql) - 1);
+    if (f->has_to)
+        strncat(sql, " AND r.submitted_at < ?", len - strlen(sql) - 1);
+    if (paged)
+        strncat(sql, " AND r.id > ? ORDER BY r.id LIMIT ?", len - strlen(sql) - 1);
+}
+
+static void filter_bind(sqlite3_stmt *st, const struct response_filter *f, int paged)
+{
+    int i = 1;
+
+    if (f->journey)
+        bind_text(st, i++, f->journey);
+    if (f->phase)
+        bind_text(st, i++, f->phase);
+    if (f->touchpoint)
+        bind_text(st, i++, f->touchpoint);
+    if (f->channel)
+        bind_text(st, i++, f->channel);
+    if (f->segment)
+        bind_text(st, i++, f->segment);
+    if (f->customer)
+        bind_text(st, i++, f->customer);
+    if (f->has_from)
+        sqlite3_bind_int64(st, i++, f->from);
+    if (f->has_to)
+        sqlite3_bind_int64(st, i++, f->to);
+    if (paged) {
+        sqlite3_bind_int64(st, i++, f->after_id);
+        sqlite3_bind_int(st, i++, f->limit);
+    }
+}
+
+static int response_get_on(struct conn *c, int64_t id, struct response *out, struct err *e)
+{
+    sqlite3_stmt *st = conn_stmt(c, RESPONSE_SELECT "WHERE r.id = ?", e);
+    int rc;
+
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return err_set(e, ERR_NOT_FOUND, "response %lld not found", (long long)id);
+    if (rc != SQLITE_ROW)
+        return store_sqlerr(e, c->db, rc, "response lookup");
+    response_from_row(st, out);
+    sqlite3_reset(st);
+    return 0;
+}
+
+int store_response_get(struct store *s, int64_t id, struct response *out, struct err *e)
+{
+    struct conn *c = reader_get(s, e);
+    int ret;
+
+    if (!c)
+        return -1;
+    ret = response_get_on(c, id, out, e);
+    reader_put(s, c);
+    return ret;
+}
+
+/* Records idem with the body rendered from r. ERR_CONFLICT when the key exists already. */
+static int idem_insert(struct conn *c, const struct idem *idem, const struct response *r,
+                       struct err *e)
+{
+    sqlite3_stmt *st;
+    char *body = NULL;
+    int rc, ret = -1;
+
+    st = conn_stmt(c,
+                   "INSERT INTO idempotency (principal, idem_key, request_hash, status, body, "
+                   "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                   e);
+    if (!st)
+        return -1;
+    body = idem->render(r, idem->ctx);
+    bind_text(st, 1, idem->principal);
+    bind_text(st, 2, idem->key);
+    sqlite3_bind_blob(st, 3, idem->hash, sizeof(idem->hash), SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 4, idem->status);
+    bind_text(st, 5, body);
+    sqlite3_bind_int64(st, 6, r->received_at);
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE) {
+        store_sqlerr(e, c->db, rc, "idempotency insert");
+        goto done;
+    }
+    if (sqlite3_changes(c->db) == 0) {
+        err_set(e, ERR_CONFLICT, "Idempotency-Key %s is already recorded", idem->key);
+        goto done;
+    }
+    ret = 0;
+done:
+    free(body);
+    return ret;
+}
+
+int store_response_insert(struct store *s, struct response *r, const struct idem *idem,
+                          struct err *e)
+{
+    struct conn *c = writer_begin(s, e);
+    sqlite3_stmt *st;
+    int64_t tp_id;
+    int rc, ok = 0;
+
+    if (!c)
+        return -1;
+    st = conn_stmt(c,
+                   "SELECT t.id, j.key, p.key FROM touchpoints t JOIN phases p ON p.id = "
+                   "t.phase_id JOIN journeys j ON j.id = p.journey_id WHERE t.key = ?",
+                   e);
+    if (!st)
+        goto done;
+    bind_text(st, 1, r->touchpoint);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        err_field(e, "/touchpoint", "unknown touchpoint %s", r->touchpoint);
+        goto done;
+    }
+    if (rc != SQLITE_ROW) {
+        store_sqlerr(e, c->db, rc, "touchpoint lookup");
+        goto done;
+    }
+    tp_id = sqlite3_column_int64(st, 0);
+    free(r->journey);
+    free(r->phase);
+    r->journey = col_text(st, 1);
+    r->phase = col_text(st, 2);
+    sqlite3_reset(st);
+
+    st = conn_stmt(c,
+                   "INSERT INTO responses (touchpoint_id, nps, csat, ces, expectation, "
+                   "r_interaction, r_content, r_recovery, r_value, comment, channel, language, "
+                   "customer, segment, properties, submitted_at, received_at) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   e);
+    if (!st)
+        goto done;
+    r->received_at = util_now_ms();
+    if (r->submitted_at == 0)
+        r->submitted_at = r->received_at;
+    sqlite3_bind_int64(st, 1, tp_id);
+    bind_opt_int(st, 2, r->nps);
+    bind_opt_int(st, 3, r->csat);
+    bind_opt_int(st, 4, r->ces);
+    bind_opt_int(st, 5, r->expectation);
+    for (int i = 0; i < RATING_AREAS; i++)
+        bind_opt_int(st, 6 + i, r->rating[i]);
+    bind_text(st, 10, r->comment);
+    bind_text(st, 11, r->channel);
+    bind_text(st, 12, r->language);
+    bind_text(st, 13, r->customer);
+    bind_text(st, 14, r->segment);
+    bind_text(st, 15, r->properties);
+    sqlite3_bind_int64(st, 16, r->submitted_at);
+    sqlite3_bind_int64(st, 17, r->received_at);
+    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+        store_sqlerr(e, c->db, rc, "response insert");
+        goto done;
+    }
+    r->id = sqlite3_last_insert_rowid(c->db);
+    if (idem && idem_insert(c, idem, r, e) < 0)
+        goto done;
+    ok = 1;
+done:
+    return writer_end(s, ok, e);
+}
+
+int store_response_delete(struct store *s, int64_t id, struct err *e)
+{
+    struct conn *c = writer_begin(s, e);
+    sqlite3_stmt *st;
+    int rc, ok = 0;
+
+    if (!c)
+        return -1;
+    st = conn_stmt(c, "DELETE FROM responses WHERE id = ?", e);
+    if (!st)
+        goto done;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+        store_sqlerr(e, c->db, rc, "response delete");
+        goto done;
+    }
+    if (sqlite3_changes(c->db) == 0) {
+        err_set(e, ERR_NOT_FOUND, "response %lld not found", (long long)id);
+        goto done;
+    }
+    ok = 1;
+done:
+    return writer_end(s, ok, e);
+}
+
+int store_responses_list(struct store *s, const struct response_filter *f,
+                         struct response **items, size_t *n, struct err *e)
+{
+    struct conn *c = reader_get(s, e);
+    sqlite3_stmt *st = NULL;
+    char sql[1024] = RESPONSE_SELECT;
+    size_t cap = 0;
+    int rc, ret = -1;
+
+    *items = NULL;
+    *n = 0;
+    if (!c)
+        return -1;
+    filter_sql(f, sql, sizeof(sql), 1);
+    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlerr(e, c->db, rc, "response list");
+        goto done;
+    }
+    filter_bind(st, f, 1);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 64;
+            *items = xrealloc(*items, cap * sizeof(**items));
+        }
+        response_from_row(st, &(*items)[(*n)++]);
+    }
+    if (rc != SQLITE_DONE) {
+        store_sqlerr(e, c->db, rc, "response list");
+        goto done;
+    }
+    ret = 0;
+done:
+    sqlite3_finalize(st);
+    reader_put(s, c);
+    return ret;
+}
+
+int store_idem_get(struct store *s, const char *principal, const char *key,
+                   unsigned char hash[32], int *status, char **body, struct err *e)
+{
+    struct conn *c = reader_get(s, e);
+    sqlite3_stmt *st;
+    int rc, ret = -1;
+
+    if (!c)
+        return -1;
+    st = conn_stmt(c,
+                   "SELECT request_hash, status, body FROM idempotency "
+                   "WHERE principal = ? AND idem_key = ?",
+                   e);
+    if (!st)
+        goto done;
+    bind_text(st, 1, principal);
+    bind_text(st, 2, key);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        ret = 0;
+    } else if (rc == SQLITE_ROW) {
+        const void *h = sqlite3_column_blob(st, 0);
+
+        memset(hash, 0, 32);
+        if (h && sqlite3_column_bytes(st, 0) == 32)
+            memcpy(hash, h, 32);
+        *status = sqlite3_column_int(st, 1);
+        *body = col_text(st, 2);
+        ret = 1;
+    } else {
+        store_sqlerr(e, c->db, rc, "idempotency lookup");
+    }
+done:
+    reader_put(s, c);
+    return ret;
+}
+
+int store_metrics_scan(struct store *s, const struct response_filter *f,
+                       void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+                       struct err *e)
+{
+    struct conn *c = reader_get(s, e);
+    sqlite3_stmt *st = NULL;
+    char sql[1024] = "SELECT j.key, p.key, p.position, t.key, r.channel, r.segment, "
+                     "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "
+                     "r.r_content, r.r_recovery, r.r_value" RESPONSE_FROM;
+    int rc, ret = -1;
+
+    if (!c)
+        return -1;
+    filter_sql(f, sql, sizeof(sql), 0);
+    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlerr(e, c->db, rc, "metrics scan");
+        goto done;
+    }
+    filter_bind(st, f, 0);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct hist h;
+        struct metric_row row;
+        int v;
+
+        memset(&h, 0, sizeof(h));
+        h.n = 1;
+        if ((v = col_opt_int(st, 7)) != RESPONSE_ABSENT && v >= 0 && v <= 10)
+            h.nps[v] = 1;
+        if ((v = col_opt_int(st, 8)) != RESPONSE_ABSENT && v >= 1 && v <= 5)
+            h.csat[v - 1] = 1;
+        if ((v = col_opt_int(st, 9)) != RESPONSE_ABSENT && v >= 1 && v <= 7)
+            h.ces[v - 1] = 1;
+        if ((v = col_opt_int(st, 10)) != RESPONSE_ABSENT && v >= 0 && v < EXPECT_VALUES)
+            h.expectation[v] = 1;
+        for (int a = 0; a < RATING_AREAS; a++)
+            if ((v = col_opt_int(st, 11 + a)) != RESPONSE_ABSENT && v >= 1 && v <= 5)
+                h.rating[a][v - 1] = 1;
+        row.journey = (const char *)sqlite3_column_text(st, 0);
+        row.phase = (const char *)sqlite3_column_text(st, 1);
+        row.phase_position = sqlite3_column_int(st, 2);
+        row.touchpoint = (const char *)sqlite3_column_text(st, 3);
+        row.channel = (const char *)sqlite3_column_text(st, 4);
+        row.segment = (const char *)sqlite3_column_text(st, 5);
+        row.time = sqlite3_column_int64(st, 6);
+        row.hist = &h;
+        cb(&row, ctx);
+    }
+    if (rc != SQLITE_DONE) {
+        store_sqlerr(e, c->db, rc, "metrics scan");
+        goto done;
+    }
+    ret = 0;
+done:
+    sqlite3_finalize(st);
+    reader_put(s, c);
+    return ret;
+}

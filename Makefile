@@ -58,7 +58,7 @@ $(BUILD)/polku-san: $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC) server/main.c)
 
 $(BUILD)/san/tests/%: tests/unit/%.c $(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC)) $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SAN) $(shell pkg-config --cflags check) -o $@ $< \
+	$(CC) $(CFLAGS) $(SAN) -Itests/unit $(shell pkg-config --cflags check) -o $@ $< \
 		$(patsubst %.c,$(BUILD)/san/%.o,$(LIB_SRC)) $(LDLIBS) $(shell pkg-config --libs check)
 
 run: all

@@ -1,0 +1,402 @@
+/*
+ * server/store*.c against a real SQLite file in a temporary directory: migrations and seeds,
+ * journeys and touchpoints, responses with filters and paging, idempotency records, the
+ * metrics scan, the data version, and persistence across reopening.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "store.h"
+#include "util.h"
+
+static char dir[256], path[300];
+static struct store *st;
+
+static void setup(void)
+{
+    struct err e;
+
+    snprintf(dir, sizeof(dir), "/tmp/polku-test-store-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, sizeof(path), "%s/polku.db", dir);
+    err_init(&e);
+    ck_assert_int_eq(store_open(path, &st, &e), 0);
+    err_release(&e);
+}
+
+static void teardown(void)
+{
+    char cmd[400];
+
+    store_close(st);
+    st = NULL;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static void add_touchpoint(const char *key, const char *journey, const char *phase)
+{
+    struct touchpoint t = {0};
+    struct err e;
+
+    err_init(&e);
+    t.key = xstrdup(key);
+    t.name = xstrdup(key);
+    t.journey = xstrdup(journey);
+    t.phase = xstrdup(phase);
+    ck_assert_int_eq(store_touchpoint_create(st, &t, &e), 0);
+    touchpoint_release(&t);
+    err_release(&e);
+}
+
+static int64_t add_response(const char *tp, int nps, const char *channel, int64_t at)
+{
+    struct response r;
+    struct err e;
+    int64_t id;
+
+    err_init(&e);
+    response_init(&r);
+    r.touchpoint = xstrdup(tp);
+    r.nps = nps;
+    r.channel = channel ? xstrdup(channel) : NULL;
+    r.submitted_at = at;
+    ck_assert_int_eq(store_response_insert(st, &r, NULL, &e), 0);
+    ck_assert_str_eq(r.journey, "purchase");
+    id = r.id;
+    response_release(&r);
+    err_release(&e);
+    return id;
+}
+
+START_TEST(test_seeded_journeys)
+{
+    static const char *purchase[] = {"awareness", "consideration", "purchase", "ownership",
+                                     "aftercare"};
+    static const char *rean[] = {"reach", "engage", "activate", "nurture"};
+    struct journey *items;
+    size_t n;
+    struct err e;
+
+    err_init(&e);
+    ck_assert_int_eq(store_schema_version(st), 2);
+    ck_assert_int_eq(store_journeys_list(st, &items, &n, &e), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(items[0].key, "purchase");
+    ck_assert_uint_eq(items[0].nphases, 5);
+    for (size_t i = 0; i < 5; i++)
+        ck_assert_str_eq(items[0].phases[i].key, purchase[i]);
+    ck_assert_str_eq(items[1].key, "rean");
+    ck_assert_uint_eq(items[1].nphases, 4);
+    for (size_t i = 0; i < 4; i++)
+        ck_assert_str_eq(items[1].phases[i].key, rean[i]);
+    for (size_t i = 0; i < n; i++)
+        journey_release(&items[i]);
+    free(items);
+    ck_assert(store_ready(st));
+    err_release(&e);
+}
+END_TEST
+
+START_TEST(test_journey_lifecycle)
+{
+    struct phase phases[] = {{(char[]){"a"}, (char[]){"A"}}, {(char[]){"b"}, (char[]){"B"}}};
+    struct phase reordered[] = {{(char[]){"b"}, (char[]){"Bee"}}, {(char[]){"a"}, (char[]){"A"}}};
+    struct phase dropped[] = {{(char[]){"b"}, (char[]){"B"}}};
+    struct journey j = {0}, got = {0};
+    struct err e;
+
+    err_init(&e);
+    j.key = (char[]){"support"};
+    j.name = (char[]){"Support"};
+    j.phases = phases;
+    j.nphases = 2;
+    ck_assert_int_eq(store_journey_create(st, &j, &e), 0);
+    ck_assert_int_eq(store_journey_create(st, &j, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    err_release(&e);
+
+    add_touchpoint("helpdesk", "support", "a");
+    ck_assert_int_eq(store_journey_update(st, "support", "Support!", reordered, 2, &e), 0);
+    ck_assert_int_eq(store_journey_get(st, "support", &got, &e), 0);
+    ck_assert_str_eq(got.name, "Support!");
+    ck_assert_str_eq(got.phases[0].key, "b");
+    ck_assert_str_eq(got.phases[0].name, "Bee");
+    journey_release(&got);
+    /* dropping phase a, which holds a touchpoint, is refused and changes nothing */
+    ck_assert_int_eq(store_journey_update(st, "support", "x", dropped, 1, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    err_release(&e);
+    ck_assert_int_eq(store_journey_get(st, "support", &got, &e), 0);
+    ck_assert_uint_eq(got.nphases, 2);
+    ck_assert_str_eq(got.name, "Support!");
+    journey_release(&got);
+    /* a journey without responses is deleted with its touchpoints */
+    ck_assert_int_eq(store_journey_delete(st, "support", &e), 0);
+    ck_assert_int_eq(store_journey_get(st, "support", &got, &e), -1);
+    ck_assert_int_eq(e.code, ERR_NOT_FOUND);
+    err_release(&e);
+}
+END_TEST
+
+START_TEST(test_touchpoint_errors)
+{
+    struct touchpoint t = {0};
+    struct err e;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    err_init(&e);
+    t.key = xstrdup("x");
+    t.name = xstrdup("x");
+    t.journey = xstrdup("nope");
+    t.phase = xstrdup("purchase");
+    ck_assert_int_eq(store_touchpoint_create(st, &t, &e), -1);
+    ck_assert_int_eq(e.code, ERR_VALIDATION);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e.fields, 0), "pointer")),
+                     "/journey");
+    err_release(&e);
+    free(t.journey);
+    t.journey = xstrdup("purchase");
+    free(t.phase);
+    t.phase = xstrdup("reach");
+    ck_assert_int_eq(store_touchpoint_create(st, &t, &e), -1);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(e.fields, 0), "pointer")),
+                     "/phase");
+    err_release(&e);
+    free(t.key);
+    t.key = xstrdup("checkout");
+    free(t.phase);
+    t.phase = xstrdup("purchase");
+    ck_assert_int_eq(store_touchpoint_create(st, &t, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    err_release(&e);
+    touchpoint_release(&t);
+    add_response("checkout", 9, NULL, 0);
+    ck_assert_int_eq(store_touchpoint_delete(st, "checkout", &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    err_release(&e);
+    ck_assert_int_eq(store_journey_delete(st, "purchase", &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    err_release(&e);
+}
+END_TEST
+
+START_TEST(test_responses_filter_and_page)
+{
+    struct response_filter f = {0};
+    struct response *items;
+    size_t n;
+    struct err e;
+    int64_t base = 1790812800000LL; /* 2026-10-01 */
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    add_touchpoint("delivery", "purchase", "ownership");
+    for (int i = 0; i < 10; i++)
+        add_response(i % 2 ? "checkout" : "delivery", i, i % 3 ? "web" : "email",
+                     base + i * 3600 * 1000LL);
+    err_init(&e);
+    f.limit = 4;
+    ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(items[0].id, 1);
+    f.after_id = items[3].id;
+    for (size_t i = 0; i < n; i++)
+        response_release(&items[i]);
+    free(items);
+    ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(items[0].id, 5);
+    for (size_t i = 0; i < n; i++)
+        response_release(&items[i]);
+    free(items);
+    /* touchpoint checkout (odd i), channel web (i % 3 != 0): i = 1, 5, 7; from hour 2 to 7
+     * (exclusive): i = 5 only */
+    memset(&f, 0, sizeof(f));
+    f.limit = 100;
+    f.touchpoint = "checkout";
+    f.channel = "web";
+    f.has_from = f.has_to = 1;
+    f.from = base + 2 * 3600 * 1000LL;
+    f.to = base + 7 * 3600 * 1000LL;
+    ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(items[0].nps, 5);
+    ck_assert_str_eq(items[0].phase, "purchase");
+    response_release(&items[0]);
+    free(items);
+    ck_assert_int_eq(store_response_delete(st, 1, &e), 0);
+    ck_assert_int_eq(store_response_delete(st, 1, &e), -1);
+    ck_assert_int_eq(e.code, ERR_NOT_FOUND);
+    err_release(&e);
+}
+END_TEST
+
+static char *render_id(const struct response *r, void *ctx)
+{
+    char buf[32];
+
+    (void)ctx;
+    snprintf(buf, sizeof(buf), "{\"id\":%lld}", (long long)r->id);
+    return xstrdup(buf);
+}
+
+START_TEST(test_idempotency_same_transaction)
+{
+    struct idem idem = {.principal = "key-1", .key = "abc", .status = 201, .render = render_id};
+    struct response r;
+    unsigned char hash[32];
+    char *body = NULL;
+    int status = 0;
+    struct err e;
+    uint64_t v;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    memset(idem.hash, 7, sizeof(idem.hash));
+    err_init(&e);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "abc", hash, &status, &body, &e), 0);
+    response_init(&r);
+    r.touchpoint = xstrdup("checkout");
+    r.csat = 5;
+    ck_assert_int_eq(store_response_insert(st, &r, &idem, &e), 0);
+    response_release(&r);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "abc", hash, &status, &body, &e), 1);
+    ck_assert_int_eq(status, 201);
+    ck_assert_str_eq(body, "{\"id\":1}");
+    ck_assert_int_eq(hash[0], 7);
+    free(body);
+    /* the same key again rolls back the whole write: no second response, version unchanged */
+    v = store_data_version(st);
+    response_init(&r);
+    r.touchpoint = xstrdup("checkout");
+    r.csat = 4;
+    ck_assert_int_eq(store_response_insert(st, &r, &idem, &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    response_release(&r);
+    err_release(&e);
+    ck_assert_uint_eq(store_data_version(st), v);
+    response_init(&r);
+    ck_assert_int_eq(store_response_get(st, 2, &r, &e), -1);
+    ck_assert_int_eq(e.code, ERR_NOT_FOUND);
+    err_release(&e);
+    /* another principal has its own key space */
+    ck_assert_int_eq(store_idem_get(st, "key-2", "abc", hash, &status, &body, &e), 0);
+}
+END_TEST
+
+struct scan_totals {
+    struct hist h;
+    int rows;
+};
+
+static void scan_cb(const struct metric_row *row, void *ctx)
+{
+    struct scan_totals *t = ctx;
+
+    metrics_hist_add(&t->h, row->hist);
+    t->rows++;
+    ck_assert_str_eq(row->journey, "purchase");
+}
+
+START_TEST(test_metrics_scan)
+{
+    struct response_filter f = {0};
+    struct scan_totals t;
+    struct err e;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    add_touchpoint("delivery", "purchase", "ownership");
+    add_response("checkout", 10, "web", 0);
+    add_response("checkout", 3, "web", 0);
+    add_response("delivery", 8, NULL, 0);
+    err_init(&e);
+    memset(&t, 0, sizeof(t));
+    ck_assert_int_eq(store_metrics_scan(st, &f, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(t.h.n, 3);
+    ck_assert_int_eq(t.h.nps[10], 1);
+    ck_assert_int_eq(t.h.nps[3], 1);
+    ck_assert_int_eq(t.h.nps[8], 1);
+    memset(&t, 0, sizeof(t));
+    f.phase = "ownership";
+    ck_assert_int_eq(store_metrics_scan(st, &f, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(t.h.n, 1);
+    ck_assert_int_eq(t.h.nps[8], 1);
+    err_release(&e);
+}
+END_TEST
+
+START_TEST(test_version_and_persistence)
+{
+    struct response r;
+    struct err e;
+    uint64_t v0 = store_data_version(st);
+    char wal[320];
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    ck_assert_uint_gt(store_data_version(st), v0);
+    add_response("checkout", 7, "store", 0);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    ck_assert_int_eq(access(wal, F_OK), 0); /* WAL mode */
+    store_close(st);
+    err_init(&e);
+    ck_assert_int_eq(store_open(path, &st, &e), 0);
+    response_init(&r);
+    ck_assert_int_eq(store_response_get(st, 1, &r, &e), 0);
+    ck_assert_int_eq(r.nps, 7);
+    ck_assert_str_eq(r.channel, "store");
+    ck_assert_str_eq(r.touchpoint, "checkout");
+    response_release(&r);
+    ck_assert_int_eq(store_schema_version(st), 2);
+    err_release(&e);
+}
+END_TEST
+
+START_TEST(test_keys)
+{
+    struct api_key k = {0}, got = {0};
+    struct err e;
+    int64_t n = -1;
+
+    err_init(&e);
+    ck_assert_int_eq(store_key_count(st, &n, &e), 0);
+    ck_assert_int_eq(n, 0);
+    k.prefix = xstrdup("0123456789ab");
+    k.scope = xstrdup("read");
+    k.name = xstrdup("dash");
+    memset(k.hash, 0x5a, sizeof(k.hash));
+    ck_assert_int_eq(store_key_insert(st, &k, &e), 0);
+    ck_assert_int_eq(store_key_find(st, "0123456789ab", &got, &e), 0);
+    ck_assert_str_eq(got.scope, "read");
+    ck_assert_int_eq(got.hash[31], 0x5a);
+    api_key_release(&got);
+    ck_assert_int_eq(store_key_delete(st, k.id, &e), 0);
+    ck_assert_int_eq(store_key_find(st, "0123456789ab", &got, &e), -1);
+    ck_assert_int_eq(e.code, ERR_NOT_FOUND);
+    api_key_release(&k);
+    err_release(&e);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_seeded_journeys);
+    tcase_add_test(tc, test_journey_lifecycle);
+    tcase_add_test(tc, test_touchpoint_errors);
+    tcase_add_test(tc, test_responses_filter_and_page);
+    tcase_add_test(tc, test_idempotency_same_transaction);
+    tcase_add_test(tc, test_metrics_scan);
+    tcase_add_test(tc, test_version_and_persistence);
+    tcase_add_test(tc, test_keys);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_MAIN(store_suite)

@@ -1,0 +1,180 @@
+/*
+ * server/util.c and server/sha256.c: time parsing and formatting, encodings, strict integers,
+ * and SHA-256 against the FIPS 180-4 example vectors.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "check_main.h"
+#include "sha256.h"
+#include "util.h"
+
+static const struct {
+    const char *in;
+    const char *hex;
+} sha_cases[] = {
+    {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+    {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+    {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+     "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+};
+
+START_TEST(test_sha256_vectors)
+{
+    unsigned char d[SHA256_LEN];
+    char hex[2 * SHA256_LEN + 1];
+
+    sha256(sha_cases[_i].in, strlen(sha_cases[_i].in), d);
+    util_hex(d, sizeof(d), hex);
+    ck_assert_str_eq(hex, sha_cases[_i].hex);
+}
+END_TEST
+
+START_TEST(test_sha256_million_a)
+{
+    struct sha256 s;
+    unsigned char d[SHA256_LEN];
+    char hex[2 * SHA256_LEN + 1], chunk[1000];
+
+    memset(chunk, 'a', sizeof(chunk));
+    sha256_init(&s);
+    for (int i = 0; i < 1000; i++)
+        sha256_update(&s, chunk, sizeof(chunk));
+    sha256_final(&s, d);
+    util_hex(d, sizeof(d), hex);
+    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+static const struct {
+    const char *in;
+    int ok;
+    long long ms;
+} time_cases[] = {
+    {"2026-10-01T12:00:00Z", 1, 1790856000000LL},
+    {"2026-10-01T12:00:00.5Z", 1, 1790856000500LL},
+    {"2026-10-01T12:00:00.123456Z", 1, 1790856000123LL},
+    {"2026-10-01T14:30:00+02:30", 1, 1790856000000LL},
+    {"2026-10-01T07:00:00-05:00", 1, 1790856000000LL},
+    {"1970-01-01T00:00:00Z", 1, 0},
+    {"2024-02-29T00:00:00Z", 1, 1709164800000LL},
+    {"2026-02-29T00:00:00Z", 0, 0}, /* not a leap year */
+    {"2026-13-01T00:00:00Z", 0, 0},
+    {"2026-10-01T24:00:00Z", 0, 0},
+    {"2026-10-01T12:00:00", 0, 0}, /* no offset */
+    {"2026-10-01 12:00:00Z", 0, 0},
+    {"2026-10-01T12:00:00Zjunk", 0, 0},
+    {"2026-10-01T12:00:00.Z", 0, 0},
+    {"26-10-01T12:00:00Z", 0, 0},
+    {"", 0, 0},
+    {"2026-10-01", 0, 0}, /* dates only where allowed */
+};
+
+START_TEST(test_parse_time)
+{
+    int64_t ms = 0;
+    int rc = util_parse_time(time_cases[_i].in, 0, &ms);
+
+    ck_assert_int_eq(rc == 0, time_cases[_i].ok);
+    if (time_cases[_i].ok)
+        ck_assert_int_eq(ms, time_cases[_i].ms);
+}
+END_TEST
+
+START_TEST(test_parse_date_in_zone)
+{
+    int64_t ms;
+
+    setenv("TZ", "UTC", 1);
+    tzset();
+    ck_assert_int_eq(util_parse_time("2026-10-01", 1, &ms), 0);
+    ck_assert_int_eq(ms, 1790812800000LL);
+    /* Helsinki is UTC+3 in summer time: local midnight is 21:00 UTC the day before */
+    setenv("TZ", "Europe/Helsinki", 1);
+    tzset();
+    ck_assert_int_eq(util_parse_time("2026-10-01", 1, &ms), 0);
+    ck_assert_int_eq(ms, 1790812800000LL - 3 * 3600 * 1000);
+    setenv("TZ", "UTC", 1);
+    tzset();
+    ck_assert_int_eq(util_parse_time("2026-10-32", 1, &ms), -1);
+}
+END_TEST
+
+START_TEST(test_format_time)
+{
+    char buf[40];
+
+    util_format_time(1790856000000LL, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "2026-10-01T12:00:00Z");
+    util_format_time(1790856000042LL, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "2026-10-01T12:00:00.042Z");
+}
+END_TEST
+
+START_TEST(test_b64url_roundtrip)
+{
+    const char *in[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar", "r:12345"};
+    char enc[64], dec[64];
+
+    for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++) {
+        util_b64url_encode(in[i], strlen(in[i]), enc);
+        ck_assert_int_eq(util_b64url_decode(enc, dec, sizeof(dec)), (int)strlen(in[i]));
+        ck_assert_int_eq(memcmp(dec, in[i], strlen(in[i])), 0);
+    }
+    util_b64url_encode("foob", 4, enc);
+    ck_assert_str_eq(enc, "Zm9vYg");
+    ck_assert_int_eq(util_b64url_decode("Zm9vYg==", dec, sizeof(dec)), -1); /* no padding */
+    ck_assert_int_eq(util_b64url_decode("Zm9vY", dec, sizeof(dec)), -1);    /* dangling */
+    ck_assert_int_eq(util_b64url_decode("Zm9vYh", dec, sizeof(dec)), -1);   /* bits set */
+    ck_assert_int_eq(util_b64url_decode("a+b/", dec, sizeof(dec)), -1);
+}
+END_TEST
+
+START_TEST(test_parse_int)
+{
+    long long v;
+
+    ck_assert_int_eq(util_parse_int("42", 0, 100, &v), 0);
+    ck_assert_int_eq(v, 42);
+    ck_assert_int_eq(util_parse_int("-3", -5, 5, &v), 0);
+    ck_assert_int_eq(v, -3);
+    ck_assert_int_eq(util_parse_int("101", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_int("4x", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_int(" 4", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_int("+4", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_int("", 0, 100, &v), -1);
+    ck_assert_int_eq(util_parse_int("99999999999999999999", 0, 100, &v), -1);
+}
+END_TEST
+
+START_TEST(test_ct_equal_and_text)
+{
+    ck_assert(util_ct_equal("abcd", "abcd", 4));
+    ck_assert(!util_ct_equal("abcd", "abce", 4));
+    ck_assert(util_valid_text("hello", 10));
+    ck_assert(!util_valid_text("", 10));
+    ck_assert(!util_valid_text("hello world", 5));
+    ck_assert(!util_valid_text("tab\there", 20));
+}
+END_TEST
+
+static Suite *util_suite(void)
+{
+    Suite *s = suite_create("util");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_loop_test(tc, test_sha256_vectors, 0, sizeof(sha_cases) / sizeof(sha_cases[0]));
+    tcase_add_test(tc, test_sha256_million_a);
+    tcase_add_loop_test(tc, test_parse_time, 0, sizeof(time_cases) / sizeof(time_cases[0]));
+    tcase_add_test(tc, test_parse_date_in_zone);
+    tcase_add_test(tc, test_format_time);
+    tcase_add_test(tc, test_b64url_roundtrip);
+    tcase_add_test(tc, test_parse_int);
+    tcase_add_test(tc, test_ct_equal_and_text);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_MAIN(util_suite)

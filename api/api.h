@@ -41,6 +41,7 @@ int api_touchpoint_delete(struct req *req, struct app *app);
 
 int api_responses_list(struct req *req, struct app *app);
 int api_response_create(struct req *req, struct app *app);
+int api_responses_batch(struct req *req, struct app *app);
 int api_response_get(struct req *req, struct app *app);
 int api_response_delete(struct req *req, struct app *app);
 

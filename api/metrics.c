@@ -272,6 +272,7 @@ int api_metrics_get(struct req *req, struct app *app)
     struct grouping g;
     struct group **list = NULL;
     json_t *groups, *total, *body;
+    enum scan_grain grain = SCAN_MONTH;
     size_t n = 0;
     int ret = -1;
 
@@ -280,7 +281,10 @@ int api_metrics_get(struct req *req, struct app *app)
     metrics_parse_group_by(req_query(req, "group_by"), &g, e);
     if (e->code != ERR_NONE)
         goto done;
-    if (store_metrics_scan(app->store, &f, grouping_add, &g, e) < 0)
+    for (int d = 0; d < g.ndims; d++)
+        if (g.dims[d] == DIM_DAY || g.dims[d] == DIM_WEEK)
+            grain = SCAN_DAY;
+    if (store_metrics_scan(app->store, &f, grain, grouping_add, &g, e) < 0)
         goto done;
     if (g.overflow) {
         err_param(e, "group_by", "yields more than %d groups; narrow the filters", GROUPS_MAX);

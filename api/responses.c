@@ -204,33 +204,76 @@ static int response_parse(json_t *obj, const char *base, struct response *r, str
     return 0;
 }
 
-static char *response_render_text(const struct response *r, void *ctx)
-{
-    json_t *obj = api_response_render(r);
-    char *text = json_dumps(obj, JSON_COMPACT);
+#define BATCH_MAX 1000
 
-    (void)ctx;
+/* The body of a created write: the response itself, or {"items": [...]} for a batch. */
+static char *response_render_body(const struct response *rs, size_t n, void *ctx)
+{
+    const int *batch = ctx;
+    json_t *obj;
+    char *text;
+
+    if (*batch) {
+        json_t *items = json_array();
+
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(items, api_response_render(&rs[i]));
+        obj = json_pack("{s:o}", "items", items);
+    } else {
+        obj = api_response_render(&rs[0]);
+    }
+    text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
+    if (!text)
+        abort();
     return text;
 }
 
-static void response_reply_created(struct req *req, char *body, int status)
+static void response_reply_created(struct req *req, char *body, int status, int batch)
 {
     char location[64];
-    json_t *obj = json_loads(body, 0, NULL);
-    json_t *id = json_object_get(obj, "id");
 
-    if (json_is_integer(id)) {
-        snprintf(location, sizeof(location), "/v1/responses/%lld",
-                 (long long)json_integer_value(id));
-        req_add_header(req, "Location", location);
+    if (!batch) {
+        json_t *obj = json_loads(body, 0, NULL);
+        json_t *id = json_object_get(obj, "id");
+
+        if (json_is_integer(id)) {
+            snprintf(location, sizeof(location), "/v1/responses/%lld",
+                     (long long)json_integer_value(id));
+            req_add_header(req, "Location", location);
+        }
+        json_decref(obj);
     }
-    json_decref(obj);
     req_reply_raw(req, status, "application/json", body, strlen(body));
 }
 
+/* A write of responses in flight: lives with the request until it completes. */
+struct create_state {
+    struct store_write w;
+    struct response *items;
+    size_t n;
+    int batch;
+    int has_idem;
+    struct idem idem;
+    char principal[64];
+    char *idem_key;
+    struct app *app;
+};
+
+static void create_state_free(void *p)
+{
+    struct create_state *st = p;
+
+    for (size_t i = 0; i < st->n; i++)
+        response_release(&st->items[i]);
+    free(st->items);
+    free(st->idem_key);
+    err_release(&st->w.err);
+    free(st);
+}
+
 /* Answers a recorded Idempotency-Key: 1 when replayed, 0 when not recorded, -1 on error. */
-static int response_replay(struct req *req, struct app *app, const struct idem *idem)
+static int response_replay(struct req *req, struct app *app, const struct idem *idem, int batch)
 {
     unsigned char hash[SHA256_LEN];
     char *body = NULL;
@@ -245,64 +288,157 @@ static int response_replay(struct req *req, struct app *app, const struct idem *
         return err_set(req_err(req), ERR_IDEMPOTENCY,
                        "Idempotency-Key %.64s was used with a different request", idem->key);
     }
-    response_reply_created(req, body, status);
+    response_reply_created(req, body, status, batch);
     req_add_header(req, "Idempotent-Replayed", "true");
     return 1;
 }
 
-int api_response_create(struct req *req, struct app *app)
+/* Writer thread: the transaction holding the write has committed (or the write failed). */
+static void create_done(struct store_write *w)
+{
+    req_resume(w->ctx);
+}
+
+static void create_start(struct req *req, void *ctx)
+{
+    struct create_state *st = ctx;
+
+    st->w.done = create_done;
+    st->w.ctx = req;
+    store_write_submit(st->app->store, &st->w);
+}
+
+static int create_finish(struct req *req, void *ctx)
+{
+    struct create_state *st = ctx;
+    struct err *e = req_err(req);
+    int ret;
+
+    if (st->w.rc == 0) {
+        response_reply_created(req, response_render_body(st->items, st->n, &st->batch),
+                               HTTP_CREATED, st->batch);
+        return 0;
+    }
+    if (st->has_idem && st->w.err.code == ERR_CONFLICT) {
+        /* Another request with the same key committed first: answer as it did. */
+        ret = response_replay(req, st->app, &st->idem, st->batch);
+        if (ret == 0)
+            return err_set(e, ERR_CONFLICT, "Idempotency-Key %.64s is in use", st->idem_key);
+        return ret < 0 ? -1 : 0;
+    }
+    err_release(e);
+    *e = st->w.err; /* moves the field list */
+    err_init(&st->w.err);
+    return -1;
+}
+
+/* The shared path of POST /v1/responses and POST /v1/responses/batch: validated responses in,
+ * idempotency checked, the write queued for the group commit, the request suspended. */
+static int response_submit(struct req *req, struct app *app, struct response *items, size_t n,
+                           int batch)
 {
     struct err *e = req_err(req);
     const char *idem_key = req_header(req, "Idempotency-Key");
-    struct response r;
-    struct idem idem = {0};
-    char *canon;
+    struct create_state *st = xcalloc(1, sizeof(*st));
     int ret;
+
+    st->items = items;
+    st->n = n;
+    st->batch = batch;
+    st->app = app;
+    st->w.responses = items;
+    st->w.n = n;
+    req_set_state(req, st, create_state_free);
+    if (idem_key) {
+        struct sha256 h;
+        char *canon = json_dumps(req_json(req), JSON_COMPACT | JSON_SORT_KEYS);
+
+        snprintf(st->principal, sizeof(st->principal), "%s", req_principal(req));
+        st->idem_key = xstrdup(idem_key);
+        st->has_idem = 1;
+        st->idem.principal = st->principal;
+        st->idem.key = st->idem_key;
+        st->idem.status = HTTP_CREATED;
+        st->idem.render = response_render_body;
+        st->idem.ctx = &st->batch;
+        /* The fingerprint is of the canonical JSON, so whitespace and member order don't
+         * matter; the path is included so a key is never valid across operations. */
+        sha256_init(&h);
+        sha256_update(&h, req_path(req), strlen(req_path(req)) + 1);
+        sha256_update(&h, canon, strlen(canon));
+        sha256_final(&h, st->idem.hash);
+        free(canon);
+        ret = response_replay(req, app, &st->idem, batch);
+        if (ret != 0)
+            return ret < 0 ? -1 : 0;
+        st->w.idem = &st->idem;
+    }
+    (void)e;
+    req_suspend(req, create_start, create_finish, st);
+    return 0;
+}
+
+static int response_idem_header_ok(struct req *req)
+{
+    const char *idem_key = req_header(req, "Idempotency-Key");
 
     if (idem_key && (strlen(idem_key) == 0 || strlen(idem_key) > IDEM_KEY_MAX ||
                      !util_valid_text(idem_key, IDEM_KEY_MAX)))
-        return err_set(e, ERR_BAD_REQUEST, "Idempotency-Key must be 1-%d printable characters",
-                       IDEM_KEY_MAX);
-    if (response_parse(req_json(req), "", &r, e) < 0)
-        return -1;
-    if (idem_key) {
-        idem.principal = req_principal(req);
-        idem.key = idem_key;
-        idem.status = HTTP_CREATED;
-        idem.render = response_render_text;
-        /* The fingerprint is of the canonical JSON, so whitespace and member order don't
-         * matter; the path is included so a key is never valid across operations. */
-        canon = json_dumps(req_json(req), JSON_COMPACT | JSON_SORT_KEYS);
-        {
-            struct sha256 h;
+        return err_set(req_err(req), ERR_BAD_REQUEST,
+                       "Idempotency-Key must be 1-%d printable characters", IDEM_KEY_MAX);
+    return 0;
+}
 
-            sha256_init(&h);
-            sha256_update(&h, req_path(req), strlen(req_path(req)) + 1);
-            sha256_update(&h, canon, strlen(canon));
-            sha256_final(&h, idem.hash);
-        }
-        free(canon);
-        ret = response_replay(req, app, &idem);
-        if (ret != 0) {
-            response_release(&r);
-            return ret < 0 ? -1 : 0;
-        }
+int api_response_create(struct req *req, struct app *app)
+{
+    struct response *r;
+
+    if (response_idem_header_ok(req) < 0)
+        return -1;
+    r = xcalloc(1, sizeof(*r));
+    if (response_parse(req_json(req), "", r, req_err(req)) < 0) {
+        free(r);
+        return -1;
     }
-    ret = store_response_insert(app->store, &r, idem_key ? &idem : NULL, e);
-    if (ret < 0 && idem_key && e->code == ERR_CONFLICT) {
-        /* Another request with the same key committed first: answer as it did. */
-        err_release(e);
-        err_init(e);
-        ret = response_replay(req, app, &idem);
-        response_release(&r);
-        if (ret == 0)
-            return err_set(e, ERR_CONFLICT, "Idempotency-Key %.64s is in use", idem_key);
-        return ret < 0 ? -1 : 0;
+    return response_submit(req, app, r, 1, 0);
+}
+
+int api_responses_batch(struct req *req, struct app *app)
+{
+    static const char *const allowed[] = {"items", NULL};
+    json_t *body = req_json(req), *items, *v;
+    struct err *e = req_err(req);
+    struct response *rs;
+    size_t i, n;
+    int bad = 0;
+
+    if (response_idem_header_ok(req) < 0)
+        return -1;
+    if (v_object(body, "", allowed, e) < 0 && !json_is_object(body))
+        return -1;
+    items = json_object_get(body, "items");
+    if (!json_is_array(items) || json_array_size(items) == 0 ||
+        json_array_size(items) > BATCH_MAX)
+        return err_field(e, "/items", "must be an array of 1-%d responses", BATCH_MAX);
+    if (e->code != ERR_NONE)
+        return -1;
+    n = json_array_size(items);
+    rs = xcalloc(n, sizeof(*rs));
+    json_array_foreach(items, i, v)
+    {
+        char base[32];
+
+        snprintf(base, sizeof(base), "/items/%zu", i);
+        if (response_parse(v, base, &rs[i], e) < 0)
+            bad = 1;
     }
-    if (ret == 0)
-        response_reply_created(req, response_render_text(&r, NULL), HTTP_CREATED);
-    response_release(&r);
-    return ret;
+    if (bad) {
+        for (i = 0; i < n; i++)
+            response_release(&rs[i]);
+        free(rs);
+        return -1;
+    }
+    return response_submit(req, app, rs, n, 1);
 }
 
 static int response_id(struct req *req, int64_t *id)

@@ -6,36 +6,51 @@
 
 static const char *const q_journeys[] = {NULL};
 static const char *const q_touchpoints[] = {"journey", "phase", "limit", "cursor", NULL};
-static const char *const q_responses[] = {"touchpoint", "phase", "journey", "channel",
-                                          "segment",    "customer", "from", "to",
+static const char *const q_responses[] = {"touchpoint", "phase",    "journey", "channel",
+                                          "segment",    "customer", "from",    "to",
                                           "limit",      "cursor",   NULL};
 static const char *const q_metrics[] = {"journey", "phase", "touchpoint", "channel", "segment",
                                         "from",    "to",    "group_by",   NULL};
 
+/* method, path template, handler, permission, operationId, allowed query parameters */
+#define ROUTE(m, path, fn, perm, op, query)                                                        \
+    {                                                                                              \
+        m, path, fn, perm, op, query, 0                                                            \
+    }
+/* the same, for bodies up to the batch limit */
+#define ROUTE_LARGE(m, path, fn, perm, op, query)                                                  \
+    {                                                                                              \
+        m, path, fn, perm, op, query, 1                                                            \
+    }
+
 const struct route api_routes[] = {
-    {HTTP_GET, "/healthz", api_healthz, PERM_NONE, "getHealth", NULL},
-    {HTTP_GET, "/readyz", api_readyz, PERM_NONE, "getReady", NULL},
-    {HTTP_GET, "/v1/journeys", api_journeys_list, PERM_READ, "listJourneys", q_journeys},
-    {HTTP_POST, "/v1/journeys", api_journey_create, PERM_WRITE, "createJourney", NULL},
-    {HTTP_GET, "/v1/journeys/{key}", api_journey_get, PERM_READ, "getJourney", NULL},
-    {HTTP_PATCH, "/v1/journeys/{key}", api_journey_update, PERM_WRITE, "updateJourney", NULL},
-    {HTTP_DELETE, "/v1/journeys/{key}", api_journey_delete, PERM_WRITE, "deleteJourney", NULL},
-    {HTTP_GET, "/v1/touchpoints", api_touchpoints_list, PERM_READ, "listTouchpoints",
-     q_touchpoints},
-    {HTTP_POST, "/v1/touchpoints", api_touchpoint_create, PERM_WRITE, "createTouchpoint", NULL},
-    {HTTP_GET, "/v1/touchpoints/{key}", api_touchpoint_get, PERM_READ, "getTouchpoint", NULL},
-    {HTTP_PATCH, "/v1/touchpoints/{key}", api_touchpoint_update, PERM_WRITE, "updateTouchpoint",
-     NULL},
-    {HTTP_DELETE, "/v1/touchpoints/{key}", api_touchpoint_delete, PERM_WRITE, "deleteTouchpoint",
-     NULL},
-    {HTTP_GET, "/v1/responses", api_responses_list, PERM_READ, "listResponses", q_responses},
-    {HTTP_POST, "/v1/responses", api_response_create, PERM_SUBMIT, "createResponse", NULL},
-    {HTTP_GET, "/v1/responses/{id}", api_response_get, PERM_READ, "getResponse", NULL},
-    {HTTP_DELETE, "/v1/responses/{id}", api_response_delete, PERM_WRITE, "deleteResponse", NULL},
-    {HTTP_GET, "/v1/metrics", api_metrics_get, PERM_READ, "getMetrics", q_metrics},
-    {HTTP_GET, "/v1/keys", api_keys_list, PERM_ADMIN, "listKeys", NULL},
-    {HTTP_POST, "/v1/keys", api_key_create, PERM_ADMIN, "createKey", NULL},
-    {HTTP_DELETE, "/v1/keys/{id}", api_key_delete, PERM_ADMIN, "deleteKey", NULL},
+    ROUTE(HTTP_GET, "/healthz", api_healthz, PERM_NONE, "getHealth", NULL),
+    ROUTE(HTTP_GET, "/readyz", api_readyz, PERM_NONE, "getReady", NULL),
+    ROUTE(HTTP_GET, "/v1/journeys", api_journeys_list, PERM_READ, "listJourneys", q_journeys),
+    ROUTE(HTTP_POST, "/v1/journeys", api_journey_create, PERM_WRITE, "createJourney", NULL),
+    ROUTE(HTTP_GET, "/v1/journeys/{key}", api_journey_get, PERM_READ, "getJourney", NULL),
+    ROUTE(HTTP_PATCH, "/v1/journeys/{key}", api_journey_update, PERM_WRITE, "updateJourney", NULL),
+    ROUTE(HTTP_DELETE, "/v1/journeys/{key}", api_journey_delete, PERM_WRITE, "deleteJourney", NULL),
+    ROUTE(HTTP_GET, "/v1/touchpoints", api_touchpoints_list, PERM_READ, "listTouchpoints",
+          q_touchpoints),
+    ROUTE(HTTP_POST, "/v1/touchpoints", api_touchpoint_create, PERM_WRITE, "createTouchpoint",
+          NULL),
+    ROUTE(HTTP_GET, "/v1/touchpoints/{key}", api_touchpoint_get, PERM_READ, "getTouchpoint", NULL),
+    ROUTE(HTTP_PATCH, "/v1/touchpoints/{key}", api_touchpoint_update, PERM_WRITE,
+          "updateTouchpoint", NULL),
+    ROUTE(HTTP_DELETE, "/v1/touchpoints/{key}", api_touchpoint_delete, PERM_WRITE,
+          "deleteTouchpoint", NULL),
+    ROUTE(HTTP_GET, "/v1/responses", api_responses_list, PERM_READ, "listResponses", q_responses),
+    ROUTE(HTTP_POST, "/v1/responses", api_response_create, PERM_SUBMIT, "createResponse", NULL),
+    ROUTE_LARGE(HTTP_POST, "/v1/responses/batch", api_responses_batch, PERM_SUBMIT,
+                "createResponseBatch", NULL),
+    ROUTE(HTTP_GET, "/v1/responses/{id}", api_response_get, PERM_READ, "getResponse", NULL),
+    ROUTE(HTTP_DELETE, "/v1/responses/{id}", api_response_delete, PERM_WRITE, "deleteResponse",
+          NULL),
+    ROUTE(HTTP_GET, "/v1/metrics", api_metrics_get, PERM_READ, "getMetrics", q_metrics),
+    ROUTE(HTTP_GET, "/v1/keys", api_keys_list, PERM_ADMIN, "listKeys", NULL),
+    ROUTE(HTTP_POST, "/v1/keys", api_key_create, PERM_ADMIN, "createKey", NULL),
+    ROUTE(HTTP_DELETE, "/v1/keys/{id}", api_key_delete, PERM_ADMIN, "deleteKey", NULL),
 };
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

@@ -68,7 +68,8 @@ CREATE TABLE api_keys (
 ) STRICT;
 
 -- Idempotency-Key records, per principal (the key that sent the request). request_hash is the
--- SHA-256 of method, path and body; a replay answers status and body as first sent.
+-- SHA-256 of the path and the canonical JSON body; a replay answers status and body as first
+-- sent.
 CREATE TABLE idempotency (
     principal    TEXT NOT NULL,
     idem_key     TEXT NOT NULL,

@@ -62,12 +62,92 @@ static int auth_origin_allowed(const char *origins, const char *origin)
     return ok;
 }
 
-int auth_check(const struct auth *a, const char *authorization, const char *origin,
+void auth_init(struct auth *a, struct store *s, const char *admin_key)
+{
+    memset(a, 0, sizeof(*a));
+    a->store = s;
+    pthread_mutex_init(&a->lock, NULL);
+    if (admin_key) {
+        a->has_admin = 1;
+        sha256(admin_key, strlen(admin_key), a->admin_hash);
+    }
+}
+
+static void auth_flush(struct auth *a)
+{
+    for (size_t i = 0; i < a->ncache; i++)
+        free(a->cache[i].origins);
+    a->ncache = 0;
+    a->next_evict = 0;
+}
+
+void auth_release(struct auth *a)
+{
+    if (!a)
+        return;
+    auth_flush(a);
+    pthread_mutex_destroy(&a->lock);
+}
+
+/* Finds prefix in the cache, or in the store (then caches it). 0 found, -1 with e. */
+static int auth_lookup(struct auth *a, const char *prefix, struct auth_entry *out, struct err *e)
+{
+    uint64_t v = store_keys_version(a->store);
+    struct api_key k;
+    int ret = -1;
+
+    pthread_mutex_lock(&a->lock);
+    if (a->version != v) {
+        auth_flush(a);
+        a->version = v;
+    }
+    for (size_t i = 0; i < a->ncache; i++) {
+        if (strcmp(a->cache[i].prefix, prefix) == 0) {
+            *out = a->cache[i];
+            out->origins = a->cache[i].origins ? xstrdup(a->cache[i].origins) : NULL;
+            pthread_mutex_unlock(&a->lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&a->lock);
+
+    memset(&k, 0, sizeof(k));
+    if (store_key_find(a->store, prefix, &k, e) < 0)
+        goto done;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->prefix, sizeof(out->prefix), "%s", prefix);
+    memcpy(out->hash, k.hash, SHA256_LEN);
+    out->perms = auth_scope_perms(k.scope);
+    out->id = k.id;
+    out->origins = k.origins ? xstrdup(k.origins) : NULL;
+    pthread_mutex_lock(&a->lock);
+    /* Cache only what was read under the version the cache holds: a key deleted meanwhile
+     * must not come back. */
+    if (a->version == v && store_keys_version(a->store) == v) {
+        size_t slot;
+
+        if (a->ncache < AUTH_CACHE_SIZE) {
+            slot = a->ncache++;
+        } else {
+            slot = a->next_evict++ % AUTH_CACHE_SIZE;
+            free(a->cache[slot].origins);
+        }
+        a->cache[slot] = *out;
+        a->cache[slot].origins = out->origins ? xstrdup(out->origins) : NULL;
+    }
+    pthread_mutex_unlock(&a->lock);
+    ret = 0;
+done:
+    api_key_release(&k);
+    return ret;
+}
+
+int auth_check(struct auth *a, const char *authorization, const char *origin,
                char *principal, size_t plen, unsigned *perms, struct err *e)
 {
     unsigned char hash[SHA256_LEN];
     char prefix[AUTH_PREFIX_LEN + 1];
-    struct api_key k;
+    struct auth_entry k;
     struct err lookup;
     const char *token;
     int ret = -1;
@@ -94,7 +174,7 @@ int auth_check(const struct auth *a, const char *authorization, const char *orig
     prefix[AUTH_PREFIX_LEN] = '\0';
     err_init(&lookup);
     memset(&k, 0, sizeof(k));
-    if (store_key_find(a->store, prefix, &k, &lookup) < 0) {
+    if (auth_lookup(a, prefix, &k, &lookup) < 0) {
         if (lookup.code == ERR_NOT_FOUND)
             err_set(e, ERR_UNAUTHORIZED, "the API key is not valid");
         else
@@ -110,10 +190,10 @@ int auth_check(const struct auth *a, const char *authorization, const char *orig
         goto done;
     }
     snprintf(principal, plen, "key-%lld", (long long)k.id);
-    *perms = auth_scope_perms(k.scope);
+    *perms = k.perms;
     ret = 0;
 done:
     err_release(&lookup);
-    api_key_release(&k);
+    free(k.origins);
     return ret;
 }

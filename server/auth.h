@@ -8,7 +8,9 @@
 #ifndef POLKU_AUTH_H
 #define POLKU_AUTH_H
 
+#include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 #include "sha256.h"
@@ -26,24 +28,45 @@ enum perm {
 unsigned auth_scope_perms(const char *scope);
 
 /* Key text: "plk_" + 12 hex prefix + "_" + 43 base64url secret characters. */
-#define AUTH_KEY_LEN 61
+#define AUTH_KEY_LEN 60
 #define AUTH_PREFIX_LEN 12
 
 /* Makes a fresh key: key (AUTH_KEY_LEN + 1 bytes), its public prefix (AUTH_PREFIX_LEN + 1) and
  * its hash. */
 void auth_key_generate(char *key, char *prefix, unsigned char hash[SHA256_LEN]);
 
-struct auth {
-    struct store *store;             /* borrowed */
-    int has_admin;                   /* POLKU_ADMIN_KEY given */
-    unsigned char admin_hash[SHA256_LEN];
+#define AUTH_CACHE_SIZE 64
+
+/* A stored key as remembered by the cache. */
+struct auth_entry {
+    char prefix[AUTH_PREFIX_LEN + 1];
+    unsigned char hash[SHA256_LEN];
+    unsigned perms;
+    int64_t id;
+    char *origins; /* new, JSON array text or NULL */
 };
+
+/* Authentication state. Keys found in the store are cached (so that a 304 for a poller needs
+ * no SQLite at all); the cache empties whenever the stored keys change. */
+struct auth {
+    struct store *store; /* borrowed */
+    int has_admin;       /* POLKU_ADMIN_KEY given */
+    unsigned char admin_hash[SHA256_LEN];
+    pthread_mutex_t lock;
+    uint64_t version; /* store_keys_version the cache holds */
+    struct auth_entry cache[AUTH_CACHE_SIZE];
+    size_t ncache, next_evict;
+};
+
+/* admin_key may be NULL. */
+void auth_init(struct auth *a, struct store *s, const char *admin_key);
+void auth_release(struct auth *a);
 
 /* Authenticates an Authorization header value (may be NULL) from a request with Origin origin
  * (may be NULL). On success fills principal (an identity for idempotency and logs) and perms.
  * ERR_UNAUTHORIZED for a missing or unknown key, ERR_FORBIDDEN for an origin the key is not
  * bound to. */
-int auth_check(const struct auth *a, const char *authorization, const char *origin,
+int auth_check(struct auth *a, const char *authorization, const char *origin,
                char *principal, size_t plen, unsigned *perms, struct err *e);
 
 #endif

@@ -31,6 +31,10 @@ static const struct option_def options[] = {
      "browser origins allowed to call the API, comma-separated, or * (default *)"},
     {"--body-limit", "POLKU_BODY_LIMIT", OPT_SIZE, OFF(body_limit), 1024, 64 << 20,
      "largest request body in bytes (default 65536)"},
+    {"--batch-body-limit", "POLKU_BATCH_BODY_LIMIT", OPT_SIZE, OFF(batch_body_limit), 1024,
+     256 << 20, "largest body of POST /v1/responses/batch in bytes (default 4194304)"},
+    {"--commit-mode", "POLKU_COMMIT_MODE", OPT_STR, OFF(commit_mode), 0, 0,
+     "group (commit queued writes together, default) or each (one commit per write)"},
     {"--threads", "POLKU_THREADS", OPT_UINT, OFF(threads), 1, 64,
      "HTTP polling threads (default 4)"},
     {"--max-connections", "POLKU_MAX_CONNECTIONS", OPT_UINT, OFF(max_connections), 1, 100000,
@@ -93,6 +97,8 @@ int config_load(struct config *c, int argc, char **argv, int first, struct err *
     c->tz = xstrdup("UTC");
     c->cors_origins = xstrdup("*");
     c->body_limit = 64 * 1024;
+    c->batch_body_limit = 4 * 1024 * 1024;
+    c->commit_mode = xstrdup("group");
     c->threads = 4;
     c->max_connections = 1024;
     c->per_ip_connections = 256;
@@ -139,6 +145,7 @@ void config_release(struct config *c)
     free(c->tz);
     free(c->admin_key);
     free(c->cors_origins);
+    free(c->commit_mode);
     free(c->scope);
     free(c->name);
     memset(c, 0, sizeof(*c));
@@ -157,6 +164,7 @@ const char *config_usage(void)
                            "  polku serve [options]          serve the HTTP API\n"
                            "  polku key create --scope S [--name N] [--db FILE]\n"
                            "                                 make an API key, print it once\n"
+                           "  polku rollup rebuild [--db FILE] recompute the metric rollups\n"
                            "  polku --help | --version\n\n"
                            "Options (each also from the environment variable shown):\n");
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]) && len < sizeof(text); i++)

@@ -42,6 +42,14 @@ struct req {
     size_t len, cap;
     int too_large;
     int dispatched;
+    size_t limit;
+    /* suspension */
+    void (*start)(struct req *r, void *ctx);
+    int (*finish)(struct req *r, void *ctx);
+    void *suspend_ctx;
+    int suspended;
+    void *state;
+    void (*state_free)(void *state);
     json_t *json;
     struct err err;
     char *params[REQ_MAX_PARAMS];
@@ -76,6 +84,8 @@ static void req_free(struct req *r)
 {
     if (!r)
         return;
+    if (r->state_free)
+        r->state_free(r->state);
     free(r->path);
     free(r->body);
     json_decref(r->json);
@@ -208,6 +218,32 @@ struct err *req_err(struct req *r)
     return &r->err;
 }
 
+void req_set_state(struct req *r, void *state, void (*free_fn)(void *state))
+{
+    if (r->state_free)
+        r->state_free(r->state);
+    r->state = state;
+    r->state_free = free_fn;
+}
+
+void *req_state(const struct req *r)
+{
+    return r->state;
+}
+
+void req_suspend(struct req *r, void (*start)(struct req *r, void *ctx),
+                 int (*finish)(struct req *r, void *ctx), void *ctx)
+{
+    r->start = start;
+    r->finish = finish;
+    r->suspend_ctx = ctx;
+}
+
+void req_resume(struct req *r)
+{
+    MHD_resume_connection(r->conn);
+}
+
 /* ---- replies ------------------------------------------------------------------------------ */
 
 void req_reply_raw(struct req *r, int status, const char *content_type, char *body, size_t len)
@@ -301,8 +337,7 @@ static void http_reply_too_large(struct req *r)
     struct err e;
 
     err_init(&e);
-    err_set(&e, ERR_TOO_LARGE, "request body exceeds the limit of %zu bytes",
-            r->http->cfg.body_limit);
+    err_set(&e, ERR_TOO_LARGE, "request body exceeds the limit of %zu bytes", r->limit);
     req_reply_error(r, &e);
     err_release(&e);
 }
@@ -330,9 +365,16 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         err_init(&r->err);
         atomic_fetch_add(&h->inflight, 1);
         *req_cls = r;
+        r->limit = h->cfg.body_limit;
+        if (h->cfg.body_limit_for) {
+            size_t limit = h->cfg.body_limit_for(method, url, h->cfg.ctx);
+
+            if (limit)
+                r->limit = limit;
+        }
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && util_parse_int(cl, 0, (long long)1 << 62, &n) == 0 &&
-            (unsigned long long)n > h->cfg.body_limit) {
+            (unsigned long long)n > r->limit) {
             /* Refuse before reading: queueing now closes the connection after the reply. */
             r->too_large = 1;
             http_reply_too_large(r);
@@ -346,7 +388,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         *upload_data_size = 0;
         if (r->too_large)
             return MHD_YES;
-        if (r->len + n > h->cfg.body_limit) {
+        if (r->len + n > r->limit) {
             r->too_large = 1;
             free(r->body);
             r->body = NULL;
@@ -356,8 +398,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         }
         if (r->len + n + 1 > r->cap) {
             r->cap = (r->len + n + 1) * 2;
-            if (r->cap > h->cfg.body_limit + 1)
-                r->cap = h->cfg.body_limit + 1;
+            if (r->cap > r->limit + 1)
+                r->cap = r->limit + 1;
             r->body = xrealloc(r->body, r->cap);
         }
         memcpy(r->body + r->len, upload_data, n);
@@ -365,10 +407,25 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         r->body[r->len] = '\0';
         return MHD_YES;
     }
+    if (r->suspended) {
+        /* Resumed: the work handed off is done; finish the reply here. */
+        r->suspended = 0;
+        if (r->finish(r, r->suspend_ctx) < 0)
+            req_reply_error(r, &r->err);
+        return http_queue(r);
+    }
     if (r->too_large || r->dispatched)
         return MHD_YES; /* already answered */
     r->dispatched = 1;
     h->cfg.dispatch(r, h->cfg.ctx);
+    if (r->start && !r->status) {
+        /* Suspend first, then hand off, so that the resume can never come before the
+         * suspension. */
+        r->suspended = 1;
+        MHD_suspend_connection(conn);
+        r->start(r, r->suspend_ctx);
+        return MHD_YES;
+    }
     return http_queue(r);
 }
 

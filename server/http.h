@@ -46,7 +46,9 @@ struct http_config {
     unsigned per_ip_limit;
     unsigned timeout_s;   /* idle connection timeout */
     int access_log;       /* log one line per request */
-    /* Called once per request with the whole body collected; must set a reply. */
+    /* The body limit for a request, when it differs from body_limit (0: use body_limit). */
+    size_t (*body_limit_for)(const char *method, const char *path, void *ctx);
+    /* Called once per request with the whole body collected; must set a reply or suspend. */
     void (*dispatch)(struct req *req, void *ctx);
     void *ctx;
 };
@@ -86,6 +88,20 @@ void req_set_json(struct req *r, json_t *json); /* steals */
 json_t *req_json(const struct req *r);
 /* The request's error slot, for handlers to fill and return -1. */
 struct err *req_err(struct req *r);
+
+/* Per-request state a handler keeps across a suspension; freed with free_fn when the request
+ * completes. */
+void req_set_state(struct req *r, void *state, void (*free_fn)(void *state));
+void *req_state(const struct req *r);
+
+/* Parks the request instead of replying: http.c suspends the connection, then calls
+ * start(req, ctx), which hands the work to another thread. That thread calls req_resume(req)
+ * when done; finish(req, ctx) then runs on an HTTP thread and sets the reply (returning -1
+ * replies with req_err). No HTTP thread waits meanwhile. */
+void req_suspend(struct req *r, void (*start)(struct req *r, void *ctx),
+                 int (*finish)(struct req *r, void *ctx), void *ctx);
+/* Wakes a suspended request; callable from any thread, once. */
+void req_resume(struct req *r);
 
 /* ---- replies ------------------------------------------------------------------------------ */
 

@@ -68,9 +68,23 @@ static int main_key_create(const struct config *c, struct err *e)
 
     if (!c->scope || !auth_scope_perms(c->scope))
         return err_set(e, ERR_BAD_REQUEST, "--scope must be submit, read, write or admin");
-    if (store_open(c->db, &s, e) < 0)
+    if (main_set_tz(c->tz, e) < 0 || store_open(c->db, NULL, &s, e) < 0)
         return -1;
     ret = main_make_key(s, c->scope, c->name ? c->name : "cli", stdout, e);
+    store_close(s);
+    return ret;
+}
+
+static int main_rollup_rebuild(const struct config *c, struct err *e)
+{
+    struct store *s = NULL;
+    int ret;
+
+    if (main_set_tz(c->tz, e) < 0 || store_open(c->db, NULL, &s, e) < 0)
+        return -1;
+    ret = store_rollup_rebuild(s, e);
+    if (ret == 0)
+        printf("rollups rebuilt for the reporting time zone %s\n", c->tz);
     store_close(s);
     return ret;
 }
@@ -79,7 +93,8 @@ static int main_serve(const struct config *c, struct err *e)
 {
     struct store *s = NULL;
     struct http *h = NULL;
-    struct auth auth = {0};
+    struct store_options so = {0};
+    struct auth auth;
     struct app app = {0};
     struct router rt = {0};
     struct http_config hc = {0};
@@ -96,13 +111,16 @@ static int main_serve(const struct config *c, struct err *e)
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (store_open(c->db, &s, e) < 0)
+    if (strcmp(c->commit_mode, "each") == 0)
+        so.commit_each = 1;
+    else if (strcmp(c->commit_mode, "group") != 0)
+        return err_set(e, ERR_BAD_REQUEST, "--commit-mode must be group or each, not %.40s",
+                       c->commit_mode);
+    auth_init(&auth, NULL, c->admin_key);
+    if (store_open(c->db, &so, &s, e) < 0)
         goto done;
     auth.store = s;
-    if (c->admin_key) {
-        auth.has_admin = 1;
-        sha256(c->admin_key, strlen(c->admin_key), auth.admin_hash);
-    } else {
+    if (!c->admin_key) {
         if (store_key_count(s, &nkeys, e) < 0)
             goto done;
         if (nkeys == 0) {
@@ -120,6 +138,7 @@ static int main_serve(const struct config *c, struct err *e)
     rt.store = s;
     rt.app = &app;
     rt.cors_origins = c->cors_origins;
+    rt.large_body_limit = c->batch_body_limit;
     util_random(&rt.boot, sizeof(rt.boot));
     hc.listen = c->listen;
     hc.body_limit = c->body_limit;
@@ -128,12 +147,14 @@ static int main_serve(const struct config *c, struct err *e)
     hc.per_ip_limit = c->per_ip_connections;
     hc.timeout_s = c->timeout_s;
     hc.access_log = c->access_log;
+    hc.body_limit_for = router_body_limit;
     hc.dispatch = router_dispatch;
     hc.ctx = &rt;
     if (http_start(&hc, &h, e) < 0)
         goto done;
-    log_event("listening", "{s:s, s:i, s:s, s:s, s:s}", "listen", c->listen, "port",
-              (int)http_port(h), "db", c->db, "tz", c->tz, "version", POLKU_VERSION);
+    log_event("listening", "{s:s, s:i, s:s, s:s, s:s, s:s}", "listen", c->listen, "port",
+              (int)http_port(h), "db", c->db, "tz", c->tz, "commit_mode", c->commit_mode,
+              "version", POLKU_VERSION);
     while (sigwait(&sigs, &sig) != 0)
         ;
     log_event("stopping", "{s:i}", "signal", sig);
@@ -143,6 +164,7 @@ static int main_serve(const struct config *c, struct err *e)
 done:
     http_stop(h, 0);
     store_close(s);
+    auth_release(&auth);
     if (ret == 0)
         log_info("stopped");
     return ret;
@@ -170,6 +192,12 @@ int main(int argc, char **argv)
             return 2;
         }
         first = 3;
+    } else if (strcmp(cmd, "rollup") == 0) {
+        if (argc < 3 || strcmp(argv[2], "rebuild") != 0) {
+            fprintf(stderr, "polku: usage: polku rollup rebuild [--db FILE]\n");
+            return 2;
+        }
+        first = 3;
     } else if (strcmp(cmd, "serve") != 0) {
         fprintf(stderr, "polku: unknown command '%s'\n\n%s", cmd, config_usage());
         return 2;
@@ -182,10 +210,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "key") == 0)
         ret = main_key_create(&c, &e) == 0 ? 0 : 1;
+    else if (strcmp(cmd, "rollup") == 0)
+        ret = main_rollup_rebuild(&c, &e) == 0 ? 0 : 1;
     else
         ret = main_serve(&c, &e) == 0 ? 0 : 1;
     if (ret != 0) {
-        if (strcmp(cmd, "key") == 0)
+        if (strcmp(cmd, "serve") != 0)
             fprintf(stderr, "polku: %s\n", e.detail);
         else
             log_error("%s", e.detail);

@@ -223,8 +223,6 @@ static int router_etag_matches(const char *header, const char *etag)
 
     if (!header)
         return 0;
-    if (strcmp(header, "*") == 0)
-        return 1;
     for (p = header; (p = strstr(p, etag)) != NULL; p += n) {
         char after = p[n];
 
@@ -250,6 +248,19 @@ static void router_fail(struct req *req, const struct err *e)
     req_reply_error(req, e);
     if (e->code == ERR_UNAUTHORIZED)
         req_add_header(req, "WWW-Authenticate", "Bearer");
+    if (e->code == ERR_UNAVAILABLE)
+        req_add_header(req, "Retry-After", "1");
+}
+
+size_t router_body_limit(const char *method, const char *path, void *ctx)
+{
+    const struct router *rt = ctx;
+
+    for (size_t i = 0; i < rt->nroutes; i++)
+        if (rt->routes[i].large_body && strcmp(method, "POST") == 0 &&
+            rt->routes[i].method == HTTP_POST && router_match(rt->routes[i].path, path, NULL))
+            return rt->large_body_limit;
+    return 0;
 }
 
 void router_dispatch(struct req *req, void *ctx)

@@ -27,6 +27,7 @@ struct route {
     unsigned perm;            /* permission needed; PERM_NONE for public routes */
     const char *operation_id; /* as in openapi.yaml */
     const char *const *query; /* NULL-terminated allowed query parameters, or NULL for none */
+    int large_body;           /* bodies up to the router's large_body_limit (batches) */
 };
 
 struct router {
@@ -37,11 +38,15 @@ struct router {
     struct app *app;     /* borrowed, handed to handlers */
     uint64_t boot;       /* random per process: ETags never repeat across restarts */
     const char *cors_origins; /* comma-separated allowed origins, "*" for any, NULL for none */
+    size_t large_body_limit;  /* body limit of large_body routes */
 };
 
 /* Matches path against template tmpl; on a match stores the {params} in req (may be NULL) and
  * returns 1. Parameters are single non-empty segments. */
 int router_match(const char *tmpl, const char *path, struct req *req);
+
+/* The body_limit_for function for http_config: large_body_limit for large_body routes. */
+size_t router_body_limit(const char *method, const char *path, void *router);
 
 /* The dispatch function for http_config. */
 void router_dispatch(struct req *req, void *router);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "util.h"
 
 extern const char *const schema_sql[];
@@ -64,6 +65,26 @@ char *col_text(sqlite3_stmt *st, int i)
     return t ? xstrdup((const char *)t) : NULL;
 }
 
+/* polku_day(ms), polku_month(ms): the local calendar bucket of an instant, in the reporting
+ * time zone; the rollup triggers and rebuild use them. */
+static void sql_local_day(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+        sqlite3_result_null(ctx);
+    else
+        sqlite3_result_int64(ctx, util_local_day(sqlite3_value_int64(argv[0])));
+}
+
+static void sql_local_month(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    if (sqlite3_value_type(argv[0]) == SQLITE_NULL)
+        sqlite3_result_null(ctx);
+    else
+        sqlite3_result_int64(ctx, util_local_month(sqlite3_value_int64(argv[0])));
+}
+
 static int conn_exec(struct conn *c, const char *sql, struct err *e)
 {
     int rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
@@ -86,6 +107,9 @@ int conn_open(const char *path, int readonly, struct conn **out, struct err *e)
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, 5000);
+    sqlite3_create_function(c->db, "polku_day", 1, SQLITE_UTF8, NULL, sql_local_day, NULL, NULL);
+    sqlite3_create_function(c->db, "polku_month", 1, SQLITE_UTF8, NULL, sql_local_month, NULL,
+                            NULL);
     if (!readonly && conn_exec(c, "PRAGMA journal_mode=WAL", e) < 0)
         goto fail;
     if (conn_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", e) < 0)
@@ -232,18 +256,284 @@ static int store_migrate(struct store *s, struct err *e)
     return 0;
 }
 
-int store_open(const char *path, struct store **out, struct err *e)
+/* ---- the group-commit writer -------------------------------------------------------------
+ *
+ * One thread owns the write transactions of responses. It takes every write queued while the
+ * previous transaction was committing and commits them together: one fsync for all. Each write
+ * runs in its own savepoint, so a failing write (unknown touchpoint, reused idempotency key)
+ * is rolled back alone. Writers are told the outcome only after COMMIT has returned, and then
+ * by their done callback, so HTTP threads never wait for a commit. With commit_each, every
+ * write gets a transaction of its own instead (the baseline the benchmark compares with).
+ */
+
+static int writer_exec(struct conn *c, const char *sql)
+{
+    sqlite3_stmt *st = conn_stmt(c, sql, NULL);
+
+    return st && sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+}
+
+/* Commits the writes of list (linked by next) in one transaction, then calls their done. */
+static void writer_commit(struct store *s, struct store_write *list)
+{
+    struct store_write *w, *next;
+    struct conn *c;
+    struct err e;
+    int ok = 0;
+
+    err_init(&e);
+    c = writer_begin(s, &e);
+    for (w = list; c && w; w = w->next) {
+        if (writer_exec(c, "SAVEPOINT w") < 0) {
+            w->rc = store_sqlerr(&w->err, c->db, sqlite3_errcode(c->db), "savepoint");
+            continue;
+        }
+        w->rc = store_write_apply(c, w);
+        if (w->rc < 0)
+            writer_exec(c, "ROLLBACK TO w");
+        writer_exec(c, "RELEASE w");
+        if (w->rc == 0)
+            ok = 1;
+    }
+    if (c && writer_end(s, ok, &e) < 0 && ok) {
+        /* The commit failed: nothing of this batch is stored. */
+        for (w = list; w; w = w->next) {
+            if (w->rc == 0) {
+                w->rc = -1;
+                err_set(&w->err, e.code, "%s", e.detail);
+            }
+        }
+    }
+    for (w = list; w; w = next) {
+        next = w->next;
+        if (!c) {
+            w->rc = -1;
+            err_set(&w->err, e.code, "%s", e.detail);
+        }
+        w->done(w); /* may free w */
+    }
+    err_release(&e);
+}
+
+static void *writer_main(void *arg)
+{
+    struct store *s = arg;
+    struct store_write *list;
+
+    pthread_mutex_lock(&s->queue_lock);
+    for (;;) {
+        while (!s->queue_head && !s->stopping)
+            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
+        if (!s->queue_head)
+            break; /* stopping, and nothing left to write */
+        if (s->opts.commit_each) {
+            list = s->queue_head;
+            s->queue_head = list->next;
+            list->next = NULL;
+        } else {
+            list = s->queue_head;
+            s->queue_head = NULL;
+        }
+        if (!s->queue_head)
+            s->queue_tail = NULL;
+        pthread_mutex_unlock(&s->queue_lock);
+        writer_commit(s, list);
+        pthread_mutex_lock(&s->queue_lock);
+    }
+    pthread_mutex_unlock(&s->queue_lock);
+    return NULL;
+}
+
+void store_write_submit(struct store *s, struct store_write *w)
+{
+    w->rc = 0;
+    err_init(&w->err);
+    w->next = NULL;
+    pthread_mutex_lock(&s->queue_lock);
+    if (s->queue_tail)
+        s->queue_tail->next = w;
+    else
+        s->queue_head = w;
+    s->queue_tail = w;
+    pthread_cond_signal(&s->queue_cond);
+    pthread_mutex_unlock(&s->queue_lock);
+}
+
+struct write_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+};
+
+static void write_wait_done(struct store_write *w)
+{
+    struct write_wait *ww = w->ctx;
+
+    pthread_mutex_lock(&ww->lock);
+    ww->done = 1;
+    pthread_cond_signal(&ww->cond);
+    pthread_mutex_unlock(&ww->lock);
+}
+
+int store_response_insert(struct store *s, struct response *r, const struct idem *idem,
+                          struct err *e)
+{
+    struct write_wait ww = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct store_write w = {.responses = r, .n = 1, .idem = idem, .done = write_wait_done,
+                            .ctx = &ww};
+
+    store_write_submit(s, &w);
+    pthread_mutex_lock(&ww.lock);
+    while (!ww.done)
+        pthread_cond_wait(&ww.cond, &ww.lock);
+    pthread_mutex_unlock(&ww.lock);
+    if (w.rc < 0 && e) {
+        err_release(e);
+        *e = w.err; /* moves the field list too */
+        return -1;
+    }
+    err_release(&w.err);
+    return w.rc;
+}
+
+/* ---- rollups ------------------------------------------------------------------------------ */
+
+/* The statements of migration 3 after its "-- rebuild:" marker fill the rollups. */
+static const char *rollup_fill_sql(void)
+{
+    const char *p = schema_count >= 3 ? strstr(schema_sql[2], "-- rebuild:") : NULL;
+
+    return p;
+}
+
+static int rollup_rebuild_on(struct conn *c, struct err *e)
+{
+    const char *fill = rollup_fill_sql();
+    int rc;
+
+    if (!fill)
+        return err_set(e, ERR_INTERNAL, "the rollup statements are missing from the schema");
+    rc = sqlite3_exec(c->db, "DELETE FROM rollup_day; DELETE FROM rollup_month", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db, fill, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db,
+                          "INSERT INTO meta (name, value) VALUES ('rollup_tz', polku_tz()) "
+                          "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                          NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : store_sqlerr(e, c->db, rc, "rollup rebuild");
+}
+
+int store_rollup_rebuild(struct store *s, struct err *e)
+{
+    struct conn *c = writer_begin(s, e);
+    int ok;
+
+    if (!c)
+        return -1;
+    ok = rollup_rebuild_on(c, e) == 0;
+    return writer_end(s, ok, e);
+}
+
+int store_rollup_check(struct store *s, struct err *e)
+{
+    static const char *const tables[] = {"rollup_day", "rollup_month"};
+    struct conn *c = writer_begin(s, e);
+    int equal = 1, rc;
+
+    if (!c)
+        return -1;
+    /* Build fresh rollups in temporary tables and compare both ways. */
+    rc = sqlite3_exec(c->db,
+                      "CREATE TEMP TABLE fresh_day AS SELECT * FROM rollup_day; "
+                      "CREATE TEMP TABLE fresh_month AS SELECT * FROM rollup_month",
+                      NULL, NULL, NULL);
+    if (rc == SQLITE_OK && rollup_rebuild_on(c, e) < 0)
+        rc = SQLITE_ERROR;
+    for (int i = 0; rc == SQLITE_OK && i < 2; i++) {
+        sqlite3_stmt *st;
+        char sql[256];
+
+        /* table names are our own constants, not input */
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM (SELECT * FROM %s EXCEPT SELECT * FROM temp.fresh_%s "
+                 "UNION ALL SELECT * FROM temp.fresh_%s EXCEPT SELECT * FROM %s)",
+                 tables[i], tables[i] + 7, tables[i] + 7, tables[i]);
+        rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+        if (rc != SQLITE_OK)
+            break;
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) != 0)
+            equal = 0;
+        sqlite3_finalize(st);
+    }
+    if (rc != SQLITE_OK)
+        store_sqlerr(e, c->db, rc, "rollup check");
+    /* Roll back: the check changes nothing. */
+    writer_end(s, 0, NULL);
+    if (rc != SQLITE_OK)
+        return -1;
+    return equal;
+}
+
+static void sql_tz(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    const char *tz = getenv("TZ");
+
+    (void)argc;
+    (void)argv;
+    sqlite3_result_text(ctx, tz && *tz ? tz : "UTC", -1, SQLITE_TRANSIENT);
+}
+
+/* Rebuilds the rollups when they were built for another reporting time zone. */
+static int rollup_check_tz(struct store *s, struct err *e)
+{
+    sqlite3_stmt *st = NULL;
+    int rc, found = 0, same = 0;
+
+    rc = sqlite3_prepare_v2(s->writer->db,
+                            "SELECT value = polku_tz() FROM meta WHERE name = 'rollup_tz'", -1,
+                            &st, NULL);
+    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
+        found = 1;
+        same = sqlite3_column_int(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_OK)
+        return store_sqlerr(e, s->writer->db, rc, "rollup time zone");
+    if (same)
+        return 0;
+    if (found)
+        log_info("the reporting time zone is now %s: rebuilding the rollups",
+                 getenv("TZ") ? getenv("TZ") : "UTC");
+    return store_rollup_rebuild(s, e);
+}
+
+int store_open(const char *path, const struct store_options *opts, struct store **out,
+               struct err *e)
 {
     struct store *s = xcalloc(1, sizeof(*s));
 
     s->path = xstrdup(path);
+    if (opts)
+        s->opts = *opts;
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->pool_lock, NULL);
+    pthread_mutex_init(&s->queue_lock, NULL);
+    pthread_cond_init(&s->queue_cond, NULL);
     atomic_init(&s->version, 1);
+    atomic_init(&s->keys_version, 1);
     if (conn_open(path, 0, &s->writer, e) < 0)
         goto fail;
+    sqlite3_create_function(s->writer->db, "polku_tz", 0, SQLITE_UTF8, NULL, sql_tz, NULL, NULL);
     if (store_migrate(s, e) < 0)
         goto fail;
+    if (rollup_check_tz(s, e) < 0)
+        goto fail;
+    if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
+        err_set(e, ERR_INTERNAL, "cannot start the writer thread");
+        goto fail;
+    }
+    s->writer_running = 1;
     *out = s;
     return 0;
 fail:
@@ -255,6 +545,14 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    if (s->writer_running) {
+        /* The writer finishes what is queued, then stops. */
+        pthread_mutex_lock(&s->queue_lock);
+        s->stopping = 1;
+        pthread_cond_signal(&s->queue_cond);
+        pthread_mutex_unlock(&s->queue_lock);
+        pthread_join(s->writer_thread, NULL);
+    }
     for (size_t i = 0; i < s->nall; i++)
         conn_close(s->all[i]);
     free(s->all);
@@ -265,6 +563,8 @@ void store_close(struct store *s)
     }
     pthread_mutex_destroy(&s->write_lock);
     pthread_mutex_destroy(&s->pool_lock);
+    pthread_mutex_destroy(&s->queue_lock);
+    pthread_cond_destroy(&s->queue_cond);
     free(s->path);
     free(s);
 }
@@ -281,6 +581,11 @@ int store_ready(struct store *s)
     ok = st && sqlite3_step(st) == SQLITE_ROW;
     reader_put(s, c);
     return ok;
+}
+
+uint64_t store_keys_version(const struct store *s)
+{
+    return atomic_load(&s->keys_version);
 }
 
 uint64_t store_data_version(const struct store *s)

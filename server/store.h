@@ -22,11 +22,22 @@ struct store;
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
-/* Opens (creating if needed) the database at path, applies migrations. *out is new. */
-int store_open(const char *path, struct store **out, struct err *e);
+struct store_options {
+    /* Commit every write in its own transaction instead of grouping the writes that queue up
+     * while a commit runs (the benchmark's baseline). */
+    int commit_each;
+};
+
+/* Opens (creating if needed) the database at path, applies migrations, rebuilds the rollups
+ * if the reporting time zone (the process TZ) changed since they were built, and starts the
+ * writer thread. opts may be NULL for the defaults. *out is new. */
+int store_open(const char *path, const struct store_options *opts, struct store **out,
+               struct err *e);
 void store_close(struct store *s);
 /* Whether the database answers a trivial query. */
 int store_ready(struct store *s);
+/* Moves with every change of the stored API keys. */
+uint64_t store_keys_version(const struct store *s);
 /* Moves with every committed write; 0 is never returned. */
 uint64_t store_data_version(const struct store *s);
 /* The schema version applied (PRAGMA user_version). */
@@ -111,7 +122,8 @@ struct response {
     int rating[RATING_AREAS];        /* RESPONSE_ABSENT or 1-5 */
     char *comment, *channel, *language, *customer, *segment;
     char *properties; /* compact JSON object text, or NULL */
-    int64_t submitted_at, received_at;
+    int64_t submitted_at; /* -1 until given: the store then uses the time of receipt */
+    int64_t received_at;
 };
 
 void response_init(struct response *r);
@@ -126,19 +138,40 @@ struct response_filter {
 };
 
 /* An Idempotency-Key to record in the same transaction as the write it guards. render is called
- * inside the transaction with the stored response and returns the body to replay (new). */
+ * inside the transaction with the stored responses and returns the body to replay (new). */
 struct idem {
     const char *principal; /* who sent it: the API key's identity */
     const char *key;
     unsigned char hash[32]; /* fingerprint of the request */
     int status;
-    char *(*render)(const struct response *r, void *ctx);
+    char *(*render)(const struct response *r, size_t n, void *ctx);
     void *ctx;
 };
 
-/* Stores r (touchpoint by key; id, journey, phase, received_at are filled in). ERR_VALIDATION
- * (pointer /touchpoint) for an unknown touchpoint. With idem, also records the idempotency key;
- * ERR_CONFLICT when that key was recorded meanwhile (look it up and replay). */
+/* A write of responses for the group-commit writer. The caller fills the first block and keeps
+ * the struct (and everything it points to) alive until done has run. */
+struct store_write {
+    struct response *responses; /* stored in order, all or nothing; id, journey, phase,
+                                   received_at are filled in */
+    size_t n;
+    const struct idem *idem; /* or NULL */
+    /* Called on the writer thread once the transaction holding this write has committed (rc
+     * 0) or the write failed (rc -1, err set). Must be quick and must not call the store. */
+    void (*done)(struct store_write *w);
+    void *ctx;
+    /* results */
+    int rc;
+    struct err err;
+    /* the store's */
+    struct store_write *next;
+};
+
+/* Queues w for the writer; returns at once. An unknown touchpoint fails the write with
+ * ERR_VALIDATION (pointer /touchpoint, or /items/N/touchpoint in a batch of more than one);
+ * a recorded idempotency key fails it with ERR_CONFLICT (look it up and replay). */
+void store_write_submit(struct store *s, struct store_write *w);
+
+/* The same, waiting for the commit: stores r as a write of one. */
 int store_response_insert(struct store *s, struct response *r, const struct idem *idem,
                           struct err *e);
 int store_response_get(struct store *s, int64_t id, struct response *out, struct err *e);
@@ -154,19 +187,31 @@ int store_idem_get(struct store *s, const char *principal, const char *key,
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
-/* One unit of counted responses with its dimensions. Borrowed strings, valid during the
- * callback only. */
+/* One unit of counted responses with its dimensions: a single response, or a rollup bucket.
+ * Borrowed strings, valid during the callback only. */
 struct metric_row {
     const char *journey, *phase, *touchpoint, *channel, *segment; /* channel, segment may be NULL */
     int phase_position;
-    int64_t time; /* submitted_at */
+    int64_t time; /* submitted_at, or the start of the bucket (local midnight) */
     const struct hist *hist;
 };
 
-/* Calls cb for every unit of responses matching f (after_id and limit ignored). */
-int store_metrics_scan(struct store *s, const struct response_filter *f,
+/* How finely the caller will bucket the rows by time: a month bucket must not be handed to a
+ * caller that groups by day or week. */
+enum scan_grain { SCAN_ANY, SCAN_MONTH, SCAN_DAY };
+
+/* Calls cb for every unit of responses matching f (after_id and limit ignored), from the
+ * rollups for whole local days and months inside [from, to) and from raw rows for the partial
+ * days at the edges. */
+int store_metrics_scan(struct store *s, const struct response_filter *f, enum scan_grain grain,
                        void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                        struct err *e);
+
+/* Recomputes the rollups from the raw responses (after a time zone change, or to verify them:
+ * the result must equal the incrementally maintained rollups). */
+int store_rollup_rebuild(struct store *s, struct err *e);
+/* Whether the rollups equal a fresh computation from the raw responses: 1 equal, 0 not. */
+int store_rollup_check(struct store *s, struct err *e);
 
 /* ---- API keys ----------------------------------------------------------------------------- */
 

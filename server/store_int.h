@@ -33,7 +33,19 @@ struct store {
     struct conn **all; /* every read connection, for closing */
     size_t nall;
     _Atomic uint64_t version;
+    _Atomic uint64_t keys_version;
+    struct store_options opts;
+    /* the group-commit writer */
+    pthread_t writer_thread;
+    int writer_running;
+    pthread_mutex_t queue_lock;
+    pthread_cond_t queue_cond;
+    struct store_write *queue_head, *queue_tail;
+    int stopping;
 };
+
+/* Runs one queued write inside the writer's open transaction (store_responses.c). */
+int store_write_apply(struct conn *c, struct store_write *w);
 
 /* Opens a connection with Polku's pragmas. */
 int conn_open(const char *path, int readonly, struct conn **out, struct err *e);

@@ -65,7 +65,10 @@ int store_key_insert(struct store *s, struct api_key *k, struct err *e)
     k->id = sqlite3_last_insert_rowid(c->db);
     ok = 1;
 done:
-    return writer_end(s, ok, e);
+    if (writer_end(s, ok, e) < 0)
+        return -1;
+    atomic_fetch_add(&s->keys_version, 1);
+    return 0;
 }
 
 int store_key_find(struct store *s, const char *prefix, struct api_key *out, struct err *e)
@@ -148,7 +151,10 @@ int store_key_delete(struct store *s, int64_t id, struct err *e)
     }
     ok = 1;
 done:
-    return writer_end(s, ok, e) == 0 ? 0 : -1;
+    if (writer_end(s, ok, e) < 0)
+        return -1;
+    atomic_fetch_add(&s->keys_version, 1);
+    return 0;
 }
 
 int store_key_count(struct store *s, int64_t *n, struct err *e)

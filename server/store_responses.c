@@ -13,6 +13,7 @@ void response_init(struct response *r)
 {
     memset(r, 0, sizeof(*r));
     r->nps = r->csat = r->ces = r->expectation = RESPONSE_ABSENT;
+    r->submitted_at = -1;
     for (int i = 0; i < RATING_AREAS; i++)
         r->rating[i] = RESPONSE_ABSENT;
 }
@@ -152,9 +153,10 @@ int store_response_get(struct store *s, int64_t id, struct response *out, struct
     return ret;
 }
 
-/* Records idem with the body rendered from r. ERR_CONFLICT when the key exists already. */
+/* Records idem with the body rendered from the n stored responses. ERR_CONFLICT when the key
+ * exists already. */
 static int idem_insert(struct conn *c, const struct idem *idem, const struct response *r,
-                       struct err *e)
+                       size_t n, struct err *e)
 {
     sqlite3_stmt *st;
     char *body = NULL;
@@ -166,13 +168,13 @@ static int idem_insert(struct conn *c, const struct idem *idem, const struct res
                    e);
     if (!st)
         return -1;
-    body = idem->render(r, idem->ctx);
+    body = idem->render(r, n, idem->ctx);
     bind_text(st, 1, idem->principal);
     bind_text(st, 2, idem->key);
     sqlite3_bind_blob(st, 3, idem->hash, sizeof(idem->hash), SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 4, idem->status);
     bind_text(st, 5, body);
-    sqlite3_bind_int64(st, 6, r->received_at);
+    sqlite3_bind_int64(st, 6, n ? r[0].received_at : util_now_ms());
     rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) {
         store_sqlerr(e, c->db, rc, "idempotency insert");
@@ -188,32 +190,26 @@ done:
     return ret;
 }
 
-int store_response_insert(struct store *s, struct response *r, const struct idem *idem,
-                          struct err *e)
+/* Inserts one response on the writer's connection. */
+static int response_insert_on(struct conn *c, struct response *r, const char *pointer,
+                              int64_t now, struct err *e)
 {
-    struct conn *c = writer_begin(s, e);
     sqlite3_stmt *st;
     int64_t tp_id;
-    int rc, ok = 0;
+    int rc;
 
-    if (!c)
-        return -1;
     st = conn_stmt(c,
                    "SELECT t.id, j.key, p.key FROM touchpoints t JOIN phases p ON p.id = "
                    "t.phase_id JOIN journeys j ON j.id = p.journey_id WHERE t.key = ?",
                    e);
     if (!st)
-        goto done;
+        return -1;
     bind_text(st, 1, r->touchpoint);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        err_field(e, "/touchpoint", "unknown touchpoint %s", r->touchpoint);
-        goto done;
-    }
-    if (rc != SQLITE_ROW) {
-        store_sqlerr(e, c->db, rc, "touchpoint lookup");
-        goto done;
-    }
+    if (rc == SQLITE_DONE)
+        return err_field(e, pointer, "unknown touchpoint %s", r->touchpoint);
+    if (rc != SQLITE_ROW)
+        return store_sqlerr(e, c->db, rc, "touchpoint lookup");
     tp_id = sqlite3_column_int64(st, 0);
     free(r->journey);
     free(r->phase);
@@ -228,9 +224,9 @@ int store_response_insert(struct store *s, struct response *r, const struct idem
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    e);
     if (!st)
-        goto done;
-    r->received_at = util_now_ms();
-    if (r->submitted_at == 0)
+        return -1;
+    r->received_at = now;
+    if (r->submitted_at < 0)
         r->submitted_at = r->received_at;
     sqlite3_bind_int64(st, 1, tp_id);
     bind_opt_int(st, 2, r->nps);
@@ -247,16 +243,28 @@ int store_response_insert(struct store *s, struct response *r, const struct idem
     bind_text(st, 15, r->properties);
     sqlite3_bind_int64(st, 16, r->submitted_at);
     sqlite3_bind_int64(st, 17, r->received_at);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "response insert");
-        goto done;
-    }
+    if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+        return store_sqlerr(e, c->db, rc, "response insert");
     r->id = sqlite3_last_insert_rowid(c->db);
-    if (idem && idem_insert(c, idem, r, e) < 0)
-        goto done;
-    ok = 1;
-done:
-    return writer_end(s, ok, e);
+    return 0;
+}
+
+int store_write_apply(struct conn *c, struct store_write *w)
+{
+    int64_t now = util_now_ms();
+    char pointer[48];
+
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->n == 1)
+            snprintf(pointer, sizeof(pointer), "/touchpoint");
+        else
+            snprintf(pointer, sizeof(pointer), "/items/%zu/touchpoint", i);
+        if (response_insert_on(c, &w->responses[i], pointer, now, &w->err) < 0)
+            return -1;
+    }
+    if (w->idem && idem_insert(c, w->idem, w->responses, w->n, &w->err) < 0)
+        return -1;
+    return 0;
 }
 
 int store_response_delete(struct store *s, int64_t id, struct err *e)
@@ -359,29 +367,134 @@ done:
     return ret;
 }
 
-int store_metrics_scan(struct store *s, const struct response_filter *f,
-                       void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+/* ---- the metrics scan ---------------------------------------------------------------------
+ *
+ * A range [from, to) is split into whole local months (read from rollup_month), whole local
+ * days around them (rollup_day), and the partial days at the edges (raw responses). Callers
+ * that bucket by day or week get days instead of months. Everything is read in one read
+ * transaction, so the parts form one consistent snapshot.
+ */
+
+#define DAY_MIN (-1000000LL)
+#define DAY_MAX 10000000LL
+#define HIST_COLS 47 /* n, nps 0-10, csat 1-5, ces 1-7, expectation x3, ratings 4 x 5 */
+
+static void scan_filter_sql(const struct response_filter *f, char *sql, size_t len)
+{
+    if (f->journey)
+        strncat(sql, " AND j.key = ?", len - strlen(sql) - 1);
+    if (f->phase)
+        strncat(sql, " AND p.key = ?", len - strlen(sql) - 1);
+    if (f->touchpoint)
+        strncat(sql, " AND t.key = ?", len - strlen(sql) - 1);
+    if (f->channel)
+        strncat(sql, " AND r.channel = ?", len - strlen(sql) - 1);
+    if (f->segment)
+        strncat(sql, " AND r.segment = ?", len - strlen(sql) - 1);
+}
+
+static int scan_filter_bind(sqlite3_stmt *st, const struct response_filter *f, int i)
+{
+    const char *vals[] = {f->journey, f->phase, f->touchpoint, f->channel, f->segment};
+
+    for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++)
+        if (vals[k])
+            bind_text(st, i++, vals[k]);
+    return i;
+}
+
+static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
+                      void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
+{
+    struct metric_row row;
+    const char *channel = (const char *)sqlite3_column_text(st, 4);
+    const char *segment = (const char *)sqlite3_column_text(st, 5);
+
+    row.journey = (const char *)sqlite3_column_text(st, 0);
+    row.phase = (const char *)sqlite3_column_text(st, 1);
+    row.phase_position = sqlite3_column_int(st, 2);
+    row.touchpoint = (const char *)sqlite3_column_text(st, 3);
+    row.channel = channel && *channel ? channel : NULL;
+    row.segment = segment && *segment ? segment : NULL;
+    row.time = time;
+    row.hist = h;
+    cb(&row, ctx);
+}
+
+#define SCAN_DIMS "SELECT j.key, p.key, p.position, t.key, r.channel, r.segment, "
+#define SCAN_JOIN                                                                                  \
+    " r JOIN touchpoints t ON t.id = r.touchpoint_id JOIN phases p ON p.id = t.phase_id "          \
+    "JOIN journeys j ON j.id = p.journey_id "
+
+/* Rollup buckets [lo, hi) of table ("day" or "month"). */
+static int scan_rollup(struct conn *c, const struct response_filter *f, int month, int64_t lo,
+                       int64_t hi, void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                        struct err *e)
 {
-    struct conn *c = reader_get(s, e);
+    char sql[1024];
     sqlite3_stmt *st = NULL;
-    char sql[1024] = "SELECT j.key, p.key, p.position, t.key, r.channel, r.segment, "
-                     "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "
-                     "r.r_content, r.r_recovery, r.r_value" RESPONSE_FROM;
-    int rc, ret = -1;
+    int64_t last_bucket = INT64_MIN, last_start = 0;
+    int rc, i;
 
-    if (!c)
-        return -1;
-    filter_sql(f, sql, sizeof(sql), 0);
+    snprintf(sql, sizeof(sql), "%s%s, r.* FROM %s%sWHERE r.%s >= ? AND r.%s < ?", SCAN_DIMS,
+             month ? "r.month" : "r.day", month ? "rollup_month" : "rollup_day", SCAN_JOIN,
+             month ? "month" : "day", month ? "month" : "day");
+    scan_filter_sql(f, sql, sizeof(sql));
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        store_sqlerr(e, c->db, rc, "metrics scan");
-        goto done;
-    }
-    filter_bind(st, f, 0);
+    if (rc != SQLITE_OK)
+        return store_sqlerr(e, c->db, rc, "metrics scan");
+    sqlite3_bind_int64(st, 1, lo);
+    sqlite3_bind_int64(st, 2, hi);
+    scan_filter_bind(st, f, 3);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct hist h;
-        struct metric_row row;
+        int64_t bucket = sqlite3_column_int64(st, 6);
+        /* r.* follows: touchpoint_id, bucket, channel, segment, then the counts */
+        int col = 7 + 4;
+
+        if (bucket != last_bucket) {
+            last_bucket = bucket;
+            last_start = month ? util_month_start(bucket) : util_day_start(bucket);
+        }
+        h.n = sqlite3_column_int64(st, col++);
+        for (i = 0; i < 11; i++)
+            h.nps[i] = sqlite3_column_int64(st, col++);
+        for (i = 0; i < 5; i++)
+            h.csat[i] = sqlite3_column_int64(st, col++);
+        for (i = 0; i < 7; i++)
+            h.ces[i] = sqlite3_column_int64(st, col++);
+        for (i = 0; i < EXPECT_VALUES; i++)
+            h.expectation[i] = sqlite3_column_int64(st, col++);
+        for (int a = 0; a < RATING_AREAS; a++)
+            for (i = 0; i < 5; i++)
+                h.rating[a][i] = sqlite3_column_int64(st, col++);
+        scan_emit(st, last_start, &h, cb, ctx);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
+}
+
+/* Raw responses with submitted_at in [from, to). */
+static int scan_raw(struct conn *c, const struct response_filter *f, int64_t from, int64_t to,
+                    void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+                    struct err *e)
+{
+    char sql[1024] = SCAN_DIMS "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, "
+                               "r.r_interaction, r.r_content, r.r_recovery, r.r_value "
+                               "FROM responses" SCAN_JOIN
+                               "WHERE r.submitted_at >= ? AND r.submitted_at < ?";
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    scan_filter_sql(f, sql, sizeof(sql));
+    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_sqlerr(e, c->db, rc, "metrics scan");
+    sqlite3_bind_int64(st, 1, from);
+    sqlite3_bind_int64(st, 2, to);
+    scan_filter_bind(st, f, 3);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct hist h;
         int v;
 
         memset(&h, 0, sizeof(h));
@@ -397,23 +510,62 @@ int store_metrics_scan(struct store *s, const struct response_filter *f,
         for (int a = 0; a < RATING_AREAS; a++)
             if ((v = col_opt_int(st, 11 + a)) != RESPONSE_ABSENT && v >= 1 && v <= 5)
                 h.rating[a][v - 1] = 1;
-        row.journey = (const char *)sqlite3_column_text(st, 0);
-        row.phase = (const char *)sqlite3_column_text(st, 1);
-        row.phase_position = sqlite3_column_int(st, 2);
-        row.touchpoint = (const char *)sqlite3_column_text(st, 3);
-        row.channel = (const char *)sqlite3_column_text(st, 4);
-        row.segment = (const char *)sqlite3_column_text(st, 5);
-        row.time = sqlite3_column_int64(st, 6);
-        row.hist = &h;
-        cb(&row, ctx);
+        scan_emit(st, sqlite3_column_int64(st, 6), &h, cb, ctx);
     }
-    if (rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "metrics scan");
-        goto done;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
+}
+
+int store_metrics_scan(struct store *s, const struct response_filter *f, enum scan_grain grain,
+                       void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+                       struct err *e)
+{
+    struct conn *c = reader_get(s, e);
+    int64_t from = f->has_from ? f->from : INT64_MIN, to = f->has_to ? f->to : INT64_MAX;
+    int64_t d_lo = DAY_MIN, d_hi = DAY_MAX;
+    int ret = -1;
+
+    if (!c)
+        return -1;
+    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        store_sqlerr(e, c->db, sqlite3_errcode(c->db), "metrics scan");
+        reader_put(s, c);
+        return -1;
+    }
+    /* whole local days inside [from, to) */
+    if (f->has_from) {
+        d_lo = util_local_day(from);
+        if (util_day_start(d_lo) < from)
+            d_lo++;
+    }
+    if (f->has_to)
+        d_hi = util_local_day(to);
+    if (d_lo >= d_hi) {
+        if (scan_raw(c, f, from, to, cb, ctx, e) < 0)
+            goto done;
+    } else {
+        int64_t lo_ms = f->has_from ? util_day_start(d_lo) : INT64_MIN;
+        int64_t hi_ms = f->has_to ? util_day_start(d_hi) : INT64_MAX;
+        int64_t m_lo = util_day_month(d_lo), m_hi = util_day_month(d_hi);
+
+        if (util_month_first_day(m_lo) < d_lo)
+            m_lo++;
+        if (from < lo_ms && scan_raw(c, f, from, lo_ms, cb, ctx, e) < 0)
+            goto done;
+        if (hi_ms < to && scan_raw(c, f, hi_ms, to, cb, ctx, e) < 0)
+            goto done;
+        if (grain != SCAN_DAY && m_lo < m_hi) {
+            if (scan_rollup(c, f, 1, m_lo, m_hi, cb, ctx, e) < 0 ||
+                scan_rollup(c, f, 0, d_lo, util_month_first_day(m_lo), cb, ctx, e) < 0 ||
+                scan_rollup(c, f, 0, util_month_first_day(m_hi), d_hi, cb, ctx, e) < 0)
+                goto done;
+        } else if (scan_rollup(c, f, 0, d_lo, d_hi, cb, ctx, e) < 0) {
+            goto done;
+        }
     }
     ret = 0;
 done:
-    sqlite3_finalize(st);
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     reader_put(s, c);
     return ret;
 }

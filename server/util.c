@@ -104,6 +104,86 @@ static int64_t util_days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
+/* The civil date of a day number (inverse of util_days_from_civil). */
+static void util_civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static void util_local_tm(int64_t ms, struct tm *tm)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+
+    localtime_r(&t, tm);
+}
+
+int64_t util_local_day(int64_t ms)
+{
+    struct tm tm;
+
+    util_local_tm(ms, &tm);
+    return util_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+int64_t util_local_month(int64_t ms)
+{
+    struct tm tm;
+
+    util_local_tm(ms, &tm);
+    return (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
+}
+
+/* Local midnight of a civil date, as ms. */
+static int64_t util_local_midnight(int y, int m, int d)
+{
+    struct tm tm = {0};
+
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    tm.tm_isdst = -1;
+    return (int64_t)mktime(&tm) * 1000;
+}
+
+int64_t util_day_start(int64_t day)
+{
+    int y, m, d;
+
+    util_civil_from_days(day, &y, &m, &d);
+    return util_local_midnight(y, m, d);
+}
+
+int64_t util_day_month(int64_t day)
+{
+    int y, m, d;
+
+    util_civil_from_days(day, &y, &m, &d);
+    return (int64_t)y * 12 + (m - 1);
+}
+
+int64_t util_month_first_day(int64_t month)
+{
+    int64_t y = month >= 0 ? month / 12 : (month - 11) / 12;
+
+    return util_days_from_civil((int)y, (int)(month - y * 12) + 1, 1);
+}
+
+int64_t util_month_start(int64_t month)
+{
+    int64_t y = month >= 0 ? month / 12 : (month - 11) / 12;
+
+    return util_local_midnight((int)y, (int)(month - y * 12) + 1, 1);
+}
+
 int util_parse_time(const char *s, int allow_date, int64_t *ms)
 {
     const char *p = s;
@@ -290,14 +370,43 @@ int util_parse_int(const char *s, long long min, long long max, long long *out)
     return 0;
 }
 
+/* Length of the UTF-8 sequence at p (1-4), or 0 when it is not well-formed (overlong forms,
+ * surrogates and values above U+10FFFF are refused). */
+static int util_utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+    if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+            return 0;
+        if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
+            return 0;
+        return 3;
+    }
+    if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+            return 0;
+        if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
+            return 0;
+        return 4;
+    }
+    return 0;
+}
+
 int util_valid_text(const char *s, size_t max)
 {
     size_t n = strlen(s);
 
     if (n == 0 || n > max)
         return 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int len = util_utf8_len(p);
+
+        if (len == 0 || (len == 1 && (*p < 0x20 || *p == 0x7f)))
             return 0;
+        p += len;
+    }
     return 1;
 }

@@ -27,6 +27,17 @@ int util_parse_time(const char *s, int allow_date, int64_t *ms);
 /* Formats ms as "2026-10-01T12:00:00Z" (or with ".123" when ms has a fraction). buf >= 32. */
 void util_format_time(int64_t ms, char *buf, size_t len);
 
+/* Calendar buckets in the reporting time zone (the process TZ): the local date of ms as days
+ * since 1970-01-01, the local month as year * 12 + month - 1, and the instants (ms) at which a
+ * local day or month starts. */
+int64_t util_local_day(int64_t ms);
+int64_t util_local_month(int64_t ms);
+int64_t util_day_start(int64_t day);
+int64_t util_month_start(int64_t month);
+/* Pure calendar arithmetic on those numbers: the month of a day, the first day of a month. */
+int64_t util_day_month(int64_t day);
+int64_t util_month_first_day(int64_t month);
+
 /* Fills buf with n cryptographically random bytes; aborts if the kernel refuses. */
 void util_random(void *buf, size_t n);
 /* Hex-encodes n bytes into out (2n+1 bytes). */
@@ -42,7 +53,8 @@ int util_ct_equal(const void *a, const void *b, size_t n);
 /* Parses a whole decimal string as an integer in [min, max]. Returns 0 or -1. */
 int util_parse_int(const char *s, long long min, long long max, long long *out);
 
-/* Whether s is non-empty valid UTF-8 with no control characters, at most max bytes. */
+/* Whether s is non-empty well-formed UTF-8 without ASCII control characters, at most max
+ * bytes. */
 int util_valid_text(const char *s, size_t max);
 
 #endif

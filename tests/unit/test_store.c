@@ -7,11 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check_main.h"
 #include "store.h"
 #include "util.h"
+
+extern const size_t schema_count;
 
 static char dir[256], path[300];
 static struct store *st;
@@ -24,7 +27,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(dir));
     snprintf(path, sizeof(path), "%s/polku.db", dir);
     err_init(&e);
-    ck_assert_int_eq(store_open(path, &st, &e), 0);
+    ck_assert_int_eq(store_open(path, NULL, &st, &e), 0);
     err_release(&e);
 }
 
@@ -83,7 +86,7 @@ START_TEST(test_seeded_journeys)
     struct err e;
 
     err_init(&e);
-    ck_assert_int_eq(store_schema_version(st), 2);
+    ck_assert_int_eq(store_schema_version(st), (int)schema_count);
     ck_assert_int_eq(store_journeys_list(st, &items, &n, &e), 0);
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(items[0].key, "purchase");
@@ -235,11 +238,12 @@ START_TEST(test_responses_filter_and_page)
 }
 END_TEST
 
-static char *render_id(const struct response *r, void *ctx)
+static char *render_id(const struct response *r, size_t n, void *ctx)
 {
     char buf[32];
 
     (void)ctx;
+    (void)n;
     snprintf(buf, sizeof(buf), "{\"id\":%lld}", (long long)r->id);
     return xstrdup(buf);
 }
@@ -314,14 +318,14 @@ START_TEST(test_metrics_scan)
     add_response("delivery", 8, NULL, 0);
     err_init(&e);
     memset(&t, 0, sizeof(t));
-    ck_assert_int_eq(store_metrics_scan(st, &f, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(store_metrics_scan(st, &f, SCAN_ANY, scan_cb, &t, &e), 0);
     ck_assert_int_eq(t.h.n, 3);
     ck_assert_int_eq(t.h.nps[10], 1);
     ck_assert_int_eq(t.h.nps[3], 1);
     ck_assert_int_eq(t.h.nps[8], 1);
     memset(&t, 0, sizeof(t));
     f.phase = "ownership";
-    ck_assert_int_eq(store_metrics_scan(st, &f, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(store_metrics_scan(st, &f, SCAN_ANY, scan_cb, &t, &e), 0);
     ck_assert_int_eq(t.h.n, 1);
     ck_assert_int_eq(t.h.nps[8], 1);
     err_release(&e);
@@ -342,14 +346,14 @@ START_TEST(test_version_and_persistence)
     ck_assert_int_eq(access(wal, F_OK), 0); /* WAL mode */
     store_close(st);
     err_init(&e);
-    ck_assert_int_eq(store_open(path, &st, &e), 0);
+    ck_assert_int_eq(store_open(path, NULL, &st, &e), 0);
     response_init(&r);
     ck_assert_int_eq(store_response_get(st, 1, &r, &e), 0);
     ck_assert_int_eq(r.nps, 7);
     ck_assert_str_eq(r.channel, "store");
     ck_assert_str_eq(r.touchpoint, "checkout");
     response_release(&r);
-    ck_assert_int_eq(store_schema_version(st), 2);
+    ck_assert_int_eq(store_schema_version(st), (int)schema_count);
     err_release(&e);
 }
 END_TEST
@@ -380,6 +384,186 @@ START_TEST(test_keys)
 }
 END_TEST
 
+/* ---- rollups: incremental equals rebuilt, and scans over any range equal raw counting ---- */
+
+#define RR_N 400
+#define RR_DAY_MS (24 * 3600 * 1000LL)
+
+struct rr_item {
+    int64_t id, at;
+    int tp, nps, csat, ces, ex, ri, deleted;
+};
+
+static struct rr_item rr[RR_N];
+static const char *const rr_tps[] = {"checkout", "delivery", "billing"};
+static const char *const rr_phases[] = {"purchase", "ownership", "ownership"};
+
+static void rollup_setup(void)
+{
+    setenv("TZ", "America/New_York", 1); /* DST changes inside the data's span */
+    tzset();
+    setup();
+}
+
+static void rollup_teardown(void)
+{
+    teardown();
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+
+static void rr_hist(struct hist *h, const struct rr_item *it)
+{
+    h->n++;
+    if (it->nps >= 0)
+        h->nps[it->nps]++;
+    if (it->csat > 0)
+        h->csat[it->csat - 1]++;
+    if (it->ces > 0)
+        h->ces[it->ces - 1]++;
+    if (it->ex >= 0)
+        h->expectation[it->ex]++;
+    if (it->ri > 0)
+        h->rating[RATING_INTERACTION][it->ri - 1]++;
+}
+
+struct rr_scan {
+    struct hist total;
+    struct hist *per_day; /* indexed by local day - first */
+    int64_t first_day, ndays;
+};
+
+static void rr_scan_cb(const struct metric_row *row, void *ctx)
+{
+    struct rr_scan *sc = ctx;
+
+    metrics_hist_add(&sc->total, row->hist);
+    if (sc->per_day) {
+        int64_t d = util_local_day(row->time) - sc->first_day;
+
+        ck_assert(d >= 0 && d < sc->ndays);
+        metrics_hist_add(&sc->per_day[d], row->hist);
+    }
+}
+
+static int64_t rr_rand(int64_t n)
+{
+    return (int64_t)(((uint64_t)rand() << 31 ^ (uint64_t)rand()) % (uint64_t)n);
+}
+
+START_TEST(test_rollups_match_raw)
+{
+    int64_t t0 = 1772323200000LL; /* 2026-03-01 UTC: New York changes to DST on March 8 */
+    int64_t span = 120 * RR_DAY_MS;
+    struct store_write w;
+    struct response batch[50];
+    struct err e;
+
+    srand(7);
+    for (int t = 0; t < 3; t++)
+        add_touchpoint(rr_tps[t], "purchase", rr_phases[t]);
+    err_init(&e);
+    for (int b = 0; b < RR_N / 50; b++) {
+        for (int k = 0; k < 50; k++) {
+            struct rr_item *it = &rr[b * 50 + k];
+            struct response *r = &batch[k];
+
+            it->at = t0 + rr_rand(span);
+            if (k % 10 == 0) /* some exactly at a local midnight */
+                it->at = util_day_start(util_local_day(it->at));
+            it->tp = (int)rr_rand(3);
+            it->nps = rr_rand(4) ? (int)rr_rand(11) : -1;
+            it->csat = rr_rand(3) ? 1 + (int)rr_rand(5) : 0;
+            it->ces = rr_rand(3) ? 1 + (int)rr_rand(7) : 0;
+            it->ex = rr_rand(2) ? (int)rr_rand(3) : -1;
+            it->ri = rr_rand(2) ? 1 + (int)rr_rand(5) : 0;
+            if (it->nps < 0 && it->csat == 0 && it->ces == 0 && it->ex < 0 && it->ri == 0)
+                it->nps = 5;
+            response_init(r);
+            r->touchpoint = xstrdup(rr_tps[it->tp]);
+            r->nps = it->nps >= 0 ? it->nps : RESPONSE_ABSENT;
+            r->csat = it->csat ? it->csat : RESPONSE_ABSENT;
+            r->ces = it->ces ? it->ces : RESPONSE_ABSENT;
+            r->expectation = it->ex >= 0 ? it->ex : RESPONSE_ABSENT;
+            r->rating[RATING_INTERACTION] = it->ri ? it->ri : RESPONSE_ABSENT;
+            r->channel = xstrdup(k % 2 ? "web" : "email");
+            r->submitted_at = it->at;
+        }
+        /* one write of 50, through the group-commit writer */
+        memset(&w, 0, sizeof(w));
+        for (int k = 0; k < 50; k++) {
+            struct response one = batch[k];
+
+            ck_assert_int_eq(store_response_insert(st, &one, NULL, &e), 0);
+            rr[b * 50 + k].id = one.id;
+            response_release(&one);
+        }
+    }
+    for (int i = 0; i < 60; i++) {
+        struct rr_item *it = &rr[rr_rand(RR_N)];
+
+        if (!it->deleted) {
+            ck_assert_int_eq(store_response_delete(st, it->id, &e), 0);
+            it->deleted = 1;
+        }
+    }
+    /* incrementally maintained rollups equal rollups rebuilt from the raw rows */
+    ck_assert_int_eq(store_rollup_check(st, &e), 1);
+
+    for (int round = 0; round < 40; round++) {
+        struct response_filter f = {0};
+        struct rr_scan sc;
+        struct hist want, *want_day;
+        int64_t first_day, ndays;
+        enum scan_grain grain = round % 2 ? SCAN_DAY : SCAN_MONTH;
+
+        memset(&sc, 0, sizeof(sc));
+        memset(&want, 0, sizeof(want));
+        if (round % 5 != 4) {
+            f.has_from = f.has_to = 1;
+            f.from = t0 - RR_DAY_MS + rr_rand(span + 2 * RR_DAY_MS);
+            f.to = f.from + 1 + rr_rand(span);
+            if (round % 3 == 0) { /* dates: local midnights */
+                f.from = util_day_start(util_local_day(f.from));
+                f.to = util_day_start(util_local_day(f.to) + 1);
+            }
+        }
+        if (round % 4 == 1)
+            f.touchpoint = rr_tps[round % 3];
+        first_day = util_local_day(t0) - 2;
+        ndays = 130;
+        sc.first_day = first_day;
+        sc.ndays = ndays;
+        sc.per_day = grain == SCAN_DAY ? xcalloc((size_t)ndays, sizeof(struct hist)) : NULL;
+        want_day = xcalloc((size_t)ndays, sizeof(struct hist));
+        for (int i = 0; i < RR_N; i++) {
+            const struct rr_item *it = &rr[i];
+
+            if (it->deleted || (f.has_from && it->at < f.from) || (f.has_to && it->at >= f.to))
+                continue;
+            if (f.touchpoint && strcmp(f.touchpoint, rr_tps[it->tp]) != 0)
+                continue;
+            rr_hist(&want, it);
+            rr_hist(&want_day[util_local_day(it->at) - first_day], it);
+        }
+        ck_assert_int_eq(store_metrics_scan(st, &f, grain, rr_scan_cb, &sc, &e), 0);
+        ck_assert_msg(memcmp(&sc.total, &want, sizeof(want)) == 0,
+                      "round %d: totals differ (n %lld, want %lld)", round,
+                      (long long)sc.total.n, (long long)want.n);
+        if (sc.per_day)
+            for (int64_t d = 0; d < ndays; d++)
+                ck_assert_msg(memcmp(&sc.per_day[d], &want_day[d], sizeof(want)) == 0,
+                              "round %d: day %lld differs", round, (long long)d);
+        free(sc.per_day);
+        free(want_day);
+    }
+    /* a rebuild leaves them equal too */
+    ck_assert_int_eq(store_rollup_rebuild(st, &e), 0);
+    ck_assert_int_eq(store_rollup_check(st, &e), 1);
+    err_release(&e);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -395,6 +579,11 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_metrics_scan);
     tcase_add_test(tc, test_version_and_persistence);
     tcase_add_test(tc, test_keys);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("rollups");
+    tcase_add_checked_fixture(tc, rollup_setup, rollup_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_rollups_match_raw);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,0 +1,99 @@
+"""Liveness, readiness and a clean stop on SIGTERM."""
+
+import signal
+import threading
+import unittest
+
+from harness import Server, ServerTestCase
+
+
+class HealthTest(ServerTestCase):
+    def test_healthz_needs_no_key(self):
+        r = self.anon.get("/healthz")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.content_type, "application/json")
+        self.assertEqual(r.body.get("status"), "ok")
+
+    def test_readyz_needs_no_key(self):
+        r = self.anon.get("/readyz")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.content_type, "application/json")
+        self.assertIsInstance(r.body, dict)
+
+    def test_health_ignores_a_bad_key(self):
+        # public endpoints must not start failing because a probe sends some header
+        r = self.anon.get("/healthz", headers={"Authorization": "Bearer nonsense"})
+        self.assertEqual(r.status, 200, r)
+
+    def test_listening_log_line_is_json(self):
+        self.assertEqual(self.server.listening.get("msg"), "listening")
+        self.assertEqual(self.server.listening.get("port"), self.port)
+        for rec in self.server.log_records():
+            self.assertIn("msg", rec)
+
+
+class SigtermTest(unittest.TestCase):
+    def test_sigterm_exits_zero(self):
+        s = Server().start()
+        try:
+            c = s.client()
+            self.assertEqual(c.get("/healthz").status, 200)
+            self.assertEqual(c.get("/v1/journeys").status, 200)
+            c.close()
+        finally:
+            code, text = s.stop(signal.SIGTERM)  # raises unless exit 0 and sanitizer-clean
+        self.assertEqual(code, 0)
+
+    def test_sigterm_with_an_idle_keepalive_connection_exits_zero(self):
+        s = Server().start()
+        c = s.client()
+        try:
+            self.assertEqual(c.get("/healthz").status, 200)  # connection stays open
+        finally:
+            code, _ = s.stop(signal.SIGTERM)
+            c.close()
+        self.assertEqual(code, 0)
+
+    def test_sigterm_during_traffic_exits_zero(self):
+        s = Server().start()
+        admin = s.client()
+        r = admin.post("/v1/touchpoints", {"key": "checkout", "name": "Checkout",
+                                            "journey": "purchase", "phase": "purchase"})
+        self.assertEqual(r.status, 201, r)
+        stop = threading.Event()
+        acked = []
+
+        def traffic():
+            c = s.client()
+            while not stop.is_set():
+                try:
+                    resp = c.post("/v1/responses", {"touchpoint": "checkout", "nps": 9})
+                except OSError:
+                    return
+                if resp.status == 201:
+                    acked.append(resp.body["id"])
+
+        t = threading.Thread(target=traffic, daemon=True)
+        t.start()
+        while len(acked) < 20 and t.is_alive():
+            threading.Event().wait(0.01)
+        try:
+            code, _ = s.stop(signal.SIGTERM, cleanup=False)
+        finally:
+            stop.set()
+            t.join(10)
+        self.assertEqual(code, 0)
+        self.assertGreaterEqual(len(acked), 20)
+        # every acknowledged response is still there after a restart on the same database
+        again = Server(tmpdir=s.tmpdir, admin_key=s.admin_key).start()
+        try:
+            c = again.client()
+            for rid in acked:
+                self.assertEqual(c.get("/v1/responses/%d" % rid).status, 200, rid)
+            c.close()
+        finally:
+            again.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

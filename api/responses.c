@@ -229,20 +229,23 @@ static char *response_render_body(const struct response *rs, size_t n, void *ctx
     return text;
 }
 
-static void response_reply_created(struct req *req, char *body, int status, int batch)
+/* Replies 201 with a created body; id (single responses) gives the Location, or 0 to read it
+ * from the body (a replayed answer). */
+static void response_reply_created(struct req *req, char *body, int status, int batch,
+                                   int64_t id)
 {
     char location[64];
 
-    if (!batch) {
+    if (!batch && id == 0) {
         json_t *obj = json_loads(body, 0, NULL);
-        json_t *id = json_object_get(obj, "id");
 
-        if (json_is_integer(id)) {
-            snprintf(location, sizeof(location), "/v1/responses/%lld",
-                     (long long)json_integer_value(id));
-            req_add_header(req, "Location", location);
-        }
+        if (json_is_integer(json_object_get(obj, "id")))
+            id = json_integer_value(json_object_get(obj, "id"));
         json_decref(obj);
+    }
+    if (!batch && id > 0) {
+        snprintf(location, sizeof(location), "/v1/responses/%lld", (long long)id);
+        req_add_header(req, "Location", location);
     }
     req_reply_raw(req, status, "application/json", body, strlen(body));
 }
@@ -288,7 +291,7 @@ static int response_replay(struct req *req, struct app *app, const struct idem *
         return err_set(req_err(req), ERR_IDEMPOTENCY,
                        "Idempotency-Key %.64s was used with a different request", idem->key);
     }
-    response_reply_created(req, body, status, batch);
+    response_reply_created(req, body, status, batch, 0);
     req_add_header(req, "Idempotent-Replayed", "true");
     return 1;
 }
@@ -316,7 +319,7 @@ static int create_finish(struct req *req, void *ctx)
 
     if (st->w.rc == 0) {
         response_reply_created(req, response_render_body(st->items, st->n, &st->batch),
-                               HTTP_CREATED, st->batch);
+                               HTTP_CREATED, st->batch, st->items[0].id);
         return 0;
     }
     if (st->has_idem && st->w.err.code == ERR_CONFLICT) {

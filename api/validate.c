@@ -62,19 +62,23 @@ int v_string(json_t *obj, const char *base, const char *name, int required, size
     char ptr[160];
 
     *out = NULL;
-    v_ptr(ptr, sizeof(ptr), base, name);
-    if (!v || json_is_null(v)) {
-        if (required)
-            return err_field(e, ptr, "is required");
+    if ((!v || json_is_null(v)) && !required)
+        return 0;
+    if (v && json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= max &&
+        util_valid_text(json_string_value(v), max)) {
+        *out = json_string_value(v); /* the common case: no pointer to format */
         return 0;
     }
+    v_ptr(ptr, sizeof(ptr), base, name);
+    if (!v || json_is_null(v))
+        return err_field(e, ptr, "is required");
     if (!json_is_string(v))
         return err_field(e, ptr, "must be a string");
     if (json_string_length(v) == 0)
         return err_field(e, ptr, "must not be empty");
     if (json_string_length(v) > max)
         return err_field(e, ptr, "must be at most %zu bytes", max);
-    if (!util_valid_text(json_string_value(v), max)) {
+    {
         /* comments may span lines; other fields are single-line */
         const char *s = json_string_value(v);
         int ok = 1;
@@ -114,9 +118,10 @@ int v_int(json_t *obj, const char *base, const char *name, int min, int max, int
 
     if (!v || json_is_null(v))
         return 0;
-    v_ptr(ptr, sizeof(ptr), base, name);
-    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+    if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+        v_ptr(ptr, sizeof(ptr), base, name);
         return err_field(e, ptr, "must be an integer %d-%d", min, max);
+    }
     *out = (int)json_integer_value(v);
     return 0;
 }

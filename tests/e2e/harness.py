@@ -126,7 +126,20 @@ class Client:
         for attempt in (0, 1):
             conn, fresh = self._connection()
             try:
-                conn.request(method, path, body=payload, headers=hdrs)
+                try:
+                    conn.request(method, path, body=payload, headers=hdrs)
+                except (BrokenPipeError, ConnectionResetError) as err:
+                    # The server may answer (413) and close before reading a large body:
+                    # what it sent is still readable unless the connection was reset.
+                    if not payload or len(payload) < 65536:
+                        raise
+                    try:
+                        resp = conn.getresponse()
+                        raw = resp.read()
+                    except (OSError, http.client.HTTPException):
+                        raise err from None
+                    self.close()
+                    return Response(resp.status, resp.headers, raw)
                 resp = conn.getresponse()
                 raw = resp.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,

@@ -33,6 +33,9 @@ int api_journey_get(struct req *req, struct app *app);
 int api_journey_update(struct req *req, struct app *app);
 int api_journey_delete(struct req *req, struct app *app);
 
+int api_journey_overview(struct req *req, struct app *app);
+int api_journey_drivers(struct req *req, struct app *app);
+
 int api_touchpoints_list(struct req *req, struct app *app);
 int api_touchpoint_create(struct req *req, struct app *app);
 int api_touchpoint_get(struct req *req, struct app *app);
@@ -55,6 +58,10 @@ int api_metrics_get(struct req *req, struct app *app);
 
 /* Renders the metric blocks of one group (n, nps, csat, ces, expectation, ratings) into obj. */
 void api_metrics_blocks(json_t *obj, const struct hist *h);
+
+int api_targets_list(struct req *req, struct app *app);
+int api_target_create(struct req *req, struct app *app);
+int api_target_delete(struct req *req, struct app *app);
 
 int api_keys_list(struct req *req, struct app *app);
 int api_key_create(struct req *req, struct app *app);

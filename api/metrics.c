@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "targets.h"
 #include "util.h"
 #include "validate.h"
 
@@ -22,11 +23,12 @@ static const char *const dim_names[DIM_COUNT] = {"journey", "phase", "touchpoint
 #define GROUP_DIMS_MAX 2
 #define GROUPS_MAX 100000
 
-/* One output group: its dimension values and counts. */
+/* One output group: its dimension values, what it is known to be limited to, and counts. */
 struct group {
-    char *id; /* the values joined, for lookup */
+    char *id;                    /* the values joined, for lookup */
     char *value[GROUP_DIMS_MAX]; /* NULL for a null dimension value */
-    char *journey;               /* for phase groups: the phase's journey */
+    char *journey;               /* the journey, when the grouping fixes one */
+    char *phase;                 /* the phase, when the grouping fixes one */
     int position;                /* for phase groups: the phase's position */
     struct hist h;
 };
@@ -69,12 +71,24 @@ static void grouping_grow(struct grouping *g)
     g->nslots = n;
 }
 
+static int is_time_dim(enum dim d)
+{
+    return d == DIM_DAY || d == DIM_WEEK || d == DIM_MONTH;
+}
+
+/* The calendar key of time ms for a time dimension, into buf. */
+static void time_key(enum dim d, int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    strftime(buf, len, d == DIM_DAY ? "%Y-%m-%d" : d == DIM_WEEK ? "%G-W%V" : "%Y-%m", &tm);
+}
+
 /* The value of dimension d for row into buf; NULL for a null value. */
 static const char *dim_value(enum dim d, const struct metric_row *row, char *buf, size_t len)
 {
-    time_t t;
-    struct tm tm;
-
     switch (d) {
     case DIM_JOURNEY:
         return row->journey;
@@ -87,65 +101,199 @@ static const char *dim_value(enum dim d, const struct metric_row *row, char *buf
     case DIM_SEGMENT:
         return row->segment;
     default:
-        break;
+        time_key(d, row->time, buf, len);
+        return buf;
     }
-    t = (time_t)(row->time >= 0 ? row->time / 1000 : (row->time - 999) / 1000);
-    localtime_r(&t, &tm);
-    strftime(buf, len, d == DIM_DAY ? "%Y-%m-%d" : d == DIM_WEEK ? "%G-W%V" : "%Y-%m", &tm);
-    return buf;
 }
 
-static void grouping_add(const struct metric_row *row, void *ctx)
+/* Finds or creates the group of the values vals. journey (for phase groups, the phase's) and
+ * phase are recorded on creation when the grouping fixes them. NULL when there are too many
+ * groups. */
+static struct group *grouping_get(struct grouping *g, const char *const *vals,
+                                  const char *journey, const char *phase, int position)
 {
-    struct grouping *g = ctx;
-    const char *vals[GROUP_DIMS_MAX] = {NULL};
-    char bufs[GROUP_DIMS_MAX][16], id[512];
+    char id[512];
     size_t j, len = 0;
+    struct group *gr;
+    int fixes_journey = 0, fixes_phase = 0;
 
-    metrics_hist_add(&g->total, row->hist);
-    if (g->ndims == 0)
-        return;
     for (int i = 0; i < g->ndims; i++) {
-        vals[i] = dim_value(g->dims[i], row, bufs[i], sizeof(bufs[i]));
         /* \x1e marks null, \x1f separates; neither can occur in stored values */
-        len += (size_t)snprintf(id + len, sizeof(id) - len, "%s%s\x1f",
-                                g->dims[i] == DIM_PHASE ? row->journey : "",
+        len += (size_t)snprintf(id + len, sizeof(id) - len, "%s%s%s\x1f",
+                                g->dims[i] == DIM_PHASE ? journey : "",
+                                g->dims[i] == DIM_PHASE ? "\x1f" : "",
                                 vals[i] ? vals[i] : "\x1e");
         if (len >= sizeof(id))
             len = sizeof(id) - 1;
+        if (g->dims[i] == DIM_JOURNEY || g->dims[i] == DIM_PHASE || g->dims[i] == DIM_TOUCHPOINT)
+            fixes_journey = 1;
+        if (g->dims[i] == DIM_PHASE || g->dims[i] == DIM_TOUCHPOINT)
+            fixes_phase = 1;
     }
     if (g->nslots == 0 || (g->ngroups + 1) * 2 > g->nslots)
         grouping_grow(g);
     j = hash_str(id) & (g->nslots - 1);
     while (g->slots[j] && strcmp(g->slots[j]->id, id) != 0)
         j = (j + 1) & (g->nslots - 1);
-    if (!g->slots[j]) {
-        struct group *gr;
-
-        if (g->ngroups >= GROUPS_MAX) {
-            g->overflow = 1;
-            return;
-        }
-        gr = xcalloc(1, sizeof(*gr));
-        gr->id = xstrdup(id);
-        for (int i = 0; i < g->ndims; i++) {
-            gr->value[i] = vals[i] ? xstrdup(vals[i]) : NULL;
-            if (g->dims[i] == DIM_PHASE) {
-                gr->journey = xstrdup(row->journey);
-                gr->position = row->phase_position;
-            }
-        }
-        g->slots[j] = gr;
-        g->ngroups++;
+    if (g->slots[j])
+        return g->slots[j];
+    if (g->ngroups >= GROUPS_MAX) {
+        g->overflow = 1;
+        return NULL;
     }
-    metrics_hist_add(&g->slots[j]->h, row->hist);
+    gr = xcalloc(1, sizeof(*gr));
+    gr->id = xstrdup(id);
+    for (int i = 0; i < g->ndims; i++)
+        gr->value[i] = vals[i] ? xstrdup(vals[i]) : NULL;
+    gr->journey = fixes_journey && journey ? xstrdup(journey) : NULL;
+    gr->phase = fixes_phase && phase ? xstrdup(phase) : NULL;
+    gr->position = position;
+    g->slots[j] = gr;
+    g->ngroups++;
+    return gr;
 }
 
-static int cmp_opt(const char *a, const char *b)
+static void grouping_add(const struct metric_row *row, void *ctx)
+{
+    struct grouping *g = ctx;
+    const char *vals[GROUP_DIMS_MAX] = {NULL};
+    char bufs[GROUP_DIMS_MAX][16];
+    struct group *gr;
+
+    metrics_hist_add(&g->total, row->hist);
+    if (g->ndims == 0)
+        return;
+    for (int i = 0; i < g->ndims; i++)
+        vals[i] = dim_value(g->dims[i], row, bufs[i], sizeof(bufs[i]));
+    gr = grouping_get(g, vals, row->journey, row->phase, row->phase_position);
+    if (gr)
+        metrics_hist_add(&gr->h, row->hist);
+}
+
+static int cmp_values(const char *a, const char *b)
 {
     if (!a || !b)
         return (a == NULL) - (b == NULL); /* nulls last */
     return strcmp(a, b);
+}
+
+#define FILL_DAYS_MAX 3700
+
+/* The first (or, with end, the last) local day of a bucket key. */
+static int64_t day_of_key(enum dim d, const char *key, int end)
+{
+    int y = 0, m = 1, dd = 1, w = 1;
+
+    if (d == DIM_DAY) {
+        sscanf(key, "%d-%d-%d", &y, &m, &dd);
+    } else if (d == DIM_MONTH) {
+        sscanf(key, "%d-%d", &y, &m);
+        if (end)
+            return util_month_first_day((int64_t)y * 12 + m) - 1;
+    } else {
+        /* ISO week: its Monday is 3 days before the Thursday of that week */
+        int64_t jan4;
+        int wd;
+
+        sscanf(key, "%d-W%d", &y, &w);
+        jan4 = util_month_first_day((int64_t)y * 12) + 3;
+        wd = (int)((jan4 + 3) % 7); /* 1970-01-01 was a Thursday: day 0 -> 3 (Mon = 0) */
+        if (wd < 0)
+            wd += 7;
+        return jan4 - wd + (int64_t)(w - 1) * 7 + (end ? 6 : 0);
+    }
+    {
+        int64_t first = util_month_first_day((int64_t)y * 12 + (m - 1));
+
+        return first + (d == DIM_DAY ? dd - 1 : 0);
+    }
+}
+
+/* fill=true: every calendar bucket of the time dimension between from and to (or between the
+ * first and last bucket present), for every combination of the other dimension present (or
+ * the one empty combination), so that charts have no gaps. Missing buckets get n = 0. */
+static int grouping_fill(struct grouping *g, const struct response_filter *f, struct err *e)
+{
+    int t = -1;
+    int64_t first = INT64_MAX, last = INT64_MIN, day;
+    struct group **templates;
+    size_t ntemplates = 0, cap;
+    char key[16], prev[16] = "";
+
+    for (int i = 0; i < g->ndims; i++)
+        if (is_time_dim(g->dims[i]))
+            t = i;
+    if (t < 0)
+        return err_param(e, "fill", "needs a group_by of day, week or month");
+    if (f->has_from)
+        first = util_local_day(f->from);
+    if (f->has_to)
+        last = util_local_day(f->to - 1);
+    /* combinations of the other dimension, and (without bounds) the span of buckets present */
+    cap = g->ngroups + 1;
+    templates = xcalloc(cap, sizeof(*templates));
+    for (size_t i = 0; i < g->nslots; i++) {
+        struct group *gr = g->slots[i];
+        int seen = 0;
+
+        if (!gr)
+            continue;
+        for (size_t k = 0; k < ntemplates && g->ndims == 2; k++)
+            if (cmp_values(templates[k]->value[1 - t], gr->value[1 - t]) == 0 &&
+                (g->dims[1 - t] != DIM_PHASE || strcmp(templates[k]->journey, gr->journey) == 0))
+                seen = 1;
+        if (g->ndims == 2 && !seen)
+            templates[ntemplates++] = gr;
+    }
+    if (!f->has_from || !f->has_to) {
+        /* the span of what is present: bucket keys sort in time order */
+        const char *lo = NULL, *hi = NULL;
+
+        for (size_t i = 0; i < g->nslots; i++) {
+            struct group *gr = g->slots[i];
+
+            if (!gr)
+                continue;
+            if (!lo || strcmp(gr->value[t], lo) < 0)
+                lo = gr->value[t];
+            if (!hi || strcmp(gr->value[t], hi) > 0)
+                hi = gr->value[t];
+        }
+        if (!lo) {
+            free(templates);
+            return 0; /* nothing present and no range given: nothing to fill */
+        }
+        if (!f->has_from)
+            first = day_of_key(g->dims[t], lo, 0);
+        if (!f->has_to)
+            last = day_of_key(g->dims[t], hi, 1);
+    }
+    if (last - first > FILL_DAYS_MAX) {
+        free(templates);
+        return err_param(e, "fill", "covers more than %d days; narrow from and to",
+                         FILL_DAYS_MAX);
+    }
+    for (day = first; day <= last; day++) {
+        time_key(g->dims[t], util_day_start(day) + 12 * 3600 * 1000LL, key, sizeof(key));
+        if (strcmp(key, prev) == 0)
+            continue;
+        snprintf(prev, sizeof(prev), "%s", key);
+        for (size_t k = 0; k < (g->ndims == 2 ? ntemplates : 1); k++) {
+            const char *vals[GROUP_DIMS_MAX] = {NULL};
+            const struct group *tp = g->ndims == 2 ? templates[k] : NULL;
+
+            vals[t] = key;
+            if (tp)
+                vals[1 - t] = tp->value[1 - t];
+            if (!grouping_get(g, vals, tp ? tp->journey : NULL, tp ? tp->phase : NULL,
+                              tp ? tp->position : 0)) {
+                free(templates);
+                return err_param(e, "fill", "yields more than %d groups", GROUPS_MAX);
+            }
+        }
+    }
+    free(templates);
+    return 0;
 }
 
 static int group_cmp(const void *pa, const void *pb, void *ctx)
@@ -162,7 +310,7 @@ static int group_cmp(const void *pa, const void *pb, void *ctx)
             if (c == 0)
                 c = (a->position > b->position) - (a->position < b->position);
         } else {
-            c = cmp_opt(a->value[i], b->value[i]);
+            c = cmp_values(a->value[i], b->value[i]);
         }
         if (c)
             return c;
@@ -260,6 +408,7 @@ static void grouping_release(struct grouping *g)
         for (int k = 0; k < GROUP_DIMS_MAX; k++)
             free(gr->value[k]);
         free(gr->journey);
+        free(gr->phase);
         free(gr);
     }
     free(g->slots);
@@ -271,6 +420,10 @@ int api_metrics_get(struct req *req, struct app *app)
     struct response_filter f = {0};
     struct grouping g;
     struct group **list = NULL;
+    struct target_set ts = {0};
+    struct touchpoint tp = {0};
+    struct scope filter_scope = {0};
+    const char *fill = req_query(req, "fill");
     json_t *groups, *total, *body;
     enum scan_grain grain = SCAN_MONTH;
     size_t n = 0;
@@ -279,6 +432,8 @@ int api_metrics_get(struct req *req, struct app *app)
     memset(&g, 0, sizeof(g));
     api_response_filter(req, &f);
     metrics_parse_group_by(req_query(req, "group_by"), &g, e);
+    if (fill && strcmp(fill, "true") != 0 && strcmp(fill, "false") != 0)
+        err_param(e, "fill", "must be true or false");
     if (e->code != ERR_NONE)
         goto done;
     for (int d = 0; d < g.ndims; d++)
@@ -290,7 +445,25 @@ int api_metrics_get(struct req *req, struct app *app)
         err_param(e, "group_by", "yields more than %d groups; narrow the filters", GROUPS_MAX);
         goto done;
     }
-    list = xcalloc(g.ngroups, sizeof(*list));
+    if (fill && strcmp(fill, "true") == 0 && grouping_fill(&g, &f, e) < 0)
+        goto done;
+    if (targets_load(app->store, &ts, e) < 0)
+        goto done;
+    /* what the filters fix, for targets: a touchpoint brings its phase and journey */
+    filter_scope.journey = f.journey;
+    filter_scope.phase = f.phase;
+    filter_scope.touchpoint = f.touchpoint;
+    if (f.touchpoint && ts.n > 0) {
+        struct err ignore;
+
+        err_init(&ignore);
+        if (store_touchpoint_get(app->store, f.touchpoint, &tp, &ignore) == 0) {
+            filter_scope.journey = tp.journey;
+            filter_scope.phase = tp.phase;
+        }
+        err_release(&ignore);
+    }
+    list = xcalloc(g.ngroups + 1, sizeof(*list));
     for (size_t i = 0; i < g.nslots; i++)
         if (g.slots[i])
             list[n++] = g.slots[i];
@@ -298,18 +471,27 @@ int api_metrics_get(struct req *req, struct app *app)
     groups = json_array();
     for (size_t i = 0; i < n; i++) {
         json_t *key = json_object(), *obj = json_object();
+        struct scope sc = filter_scope;
 
         for (int d = 0; d < g.ndims; d++) {
             json_object_set_new(key, dim_names[g.dims[d]], json_opt_string(list[i]->value[d]));
             if (g.dims[d] == DIM_PHASE && !json_object_get(key, "journey"))
                 json_object_set_new(key, "journey", json_string(list[i]->journey));
+            if (g.dims[d] == DIM_TOUCHPOINT)
+                sc.touchpoint = list[i]->value[d];
         }
+        if (list[i]->journey)
+            sc.journey = list[i]->journey;
+        if (list[i]->phase)
+            sc.phase = list[i]->phase;
         json_object_set_new(obj, "key", key);
         api_metrics_blocks(obj, &list[i]->h);
+        targets_annotate(obj, &ts, &sc);
         json_array_append_new(groups, obj);
     }
     total = json_object();
     api_metrics_blocks(total, &g.total);
+    targets_annotate(total, &ts, &filter_scope);
     body = json_pack("{s:o, s:o}", "groups", groups, "total", total);
     if (app->tz)
         json_object_set_new(body, "time_zone", json_string(app->tz));
@@ -318,5 +500,7 @@ int api_metrics_get(struct req *req, struct app *app)
 done:
     free(list);
     grouping_release(&g);
+    targets_release(&ts);
+    touchpoint_release(&tp);
     return ret;
 }

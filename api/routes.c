@@ -10,18 +10,17 @@ static const char *const q_responses[] = {"touchpoint", "phase",    "journey", "
                                           "segment",    "customer", "from",    "to",
                                           "limit",      "cursor",   NULL};
 static const char *const q_metrics[] = {"journey", "phase", "touchpoint", "channel", "segment",
-                                        "from",    "to",    "group_by",   NULL};
+                                        "from",    "to",    "group_by",   "fill",    NULL};
+static const char *const q_overview[] = {"from", "to", "min_n", NULL};
+static const char *const q_drivers[] = {"from", "to", "driver", NULL};
 
 /* method, path template, handler, permission, operationId, allowed query parameters */
-#define ROUTE(m, path, fn, perm, op, query)                                                        \
-    {                                                                                              \
-        m, path, fn, perm, op, query, 0                                                            \
-    }
+/* clang-format off */
+#define ROUTE(m, path, fn, perm, op, query) {m, path, fn, perm, op, query, 0}
 /* the same, for bodies up to the batch limit */
-#define ROUTE_LARGE(m, path, fn, perm, op, query)                                                  \
-    {                                                                                              \
-        m, path, fn, perm, op, query, 1                                                            \
-    }
+#define ROUTE_LARGE(m, path, fn, perm, op, query) {m, path, fn, perm, op, query, ROUTE_LARGE_BODY}
+/* the same, for answers that depend on the clock (a default period ending now) */
+#define ROUTE_TIMED(m, path, fn, perm, op, query) {m, path, fn, perm, op, query, ROUTE_CLOCK}
 
 const struct route api_routes[] = {
     ROUTE(HTTP_GET, "/healthz", api_healthz, PERM_NONE, "getHealth", NULL),
@@ -31,6 +30,10 @@ const struct route api_routes[] = {
     ROUTE(HTTP_GET, "/v1/journeys/{key}", api_journey_get, PERM_READ, "getJourney", NULL),
     ROUTE(HTTP_PATCH, "/v1/journeys/{key}", api_journey_update, PERM_WRITE, "updateJourney", NULL),
     ROUTE(HTTP_DELETE, "/v1/journeys/{key}", api_journey_delete, PERM_WRITE, "deleteJourney", NULL),
+    ROUTE_TIMED(HTTP_GET, "/v1/journeys/{key}/overview", api_journey_overview, PERM_READ,
+          "getJourneyOverview", q_overview),
+    ROUTE(HTTP_GET, "/v1/journeys/{key}/drivers", api_journey_drivers, PERM_READ,
+          "getJourneyDrivers", q_drivers),
     ROUTE(HTTP_GET, "/v1/touchpoints", api_touchpoints_list, PERM_READ, "listTouchpoints",
           q_touchpoints),
     ROUTE(HTTP_POST, "/v1/touchpoints", api_touchpoint_create, PERM_WRITE, "createTouchpoint",
@@ -48,9 +51,13 @@ const struct route api_routes[] = {
     ROUTE(HTTP_DELETE, "/v1/responses/{id}", api_response_delete, PERM_WRITE, "deleteResponse",
           NULL),
     ROUTE(HTTP_GET, "/v1/metrics", api_metrics_get, PERM_READ, "getMetrics", q_metrics),
+    ROUTE(HTTP_GET, "/v1/targets", api_targets_list, PERM_READ, "listTargets", NULL),
+    ROUTE(HTTP_POST, "/v1/targets", api_target_create, PERM_WRITE, "createTarget", NULL),
+    ROUTE(HTTP_DELETE, "/v1/targets/{id}", api_target_delete, PERM_WRITE, "deleteTarget", NULL),
     ROUTE(HTTP_GET, "/v1/keys", api_keys_list, PERM_ADMIN, "listKeys", NULL),
     ROUTE(HTTP_POST, "/v1/keys", api_key_create, PERM_ADMIN, "createKey", NULL),
     ROUTE(HTTP_DELETE, "/v1/keys/{id}", api_key_delete, PERM_ADMIN, "deleteKey", NULL),
 };
+/* clang-format on */
 
 const size_t api_nroutes = sizeof(api_routes) / sizeof(api_routes[0]);

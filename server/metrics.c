@@ -133,3 +133,91 @@ void metrics_rating(const struct hist *h, enum rating_area area, struct rating_r
     out->n = n;
     out->mean = n > 0 ? some((double)sum / (double)n) : none;
 }
+
+/* ---- journey analytics ------------------------------------------------------------------ */
+
+/* The standard error of an NPS in points: 100 x sqrt((p + d - (p - d)^2) / n). */
+static double nps_se(const struct nps_result *r)
+{
+    double ps = (double)r->promoters / (double)r->n, ds = (double)r->detractors / (double)r->n;
+    double var = ps + ds - (ps - ds) * (ps - ds);
+
+    return 100.0 * sqrt((var > 0 ? var : 0) / (double)r->n);
+}
+
+void metrics_nps_change(const struct nps_result *current, const struct nps_result *previous,
+                        struct nps_change *out)
+{
+    double d, se;
+
+    out->significant = 0;
+    if (!current->score.has || !previous->score.has) {
+        out->delta = none;
+        return;
+    }
+    d = current->score.value - previous->score.value;
+    out->delta = some(d);
+    if (current->n < METRICS_SIGNIFICANT_MIN_N || previous->n < METRICS_SIGNIFICANT_MIN_N)
+        return;
+    se = sqrt(nps_se(current) * nps_se(current) + nps_se(previous) * nps_se(previous));
+    /* Both samples without spread: any difference is certain. */
+    out->significant = se > 0 ? fabs(d) / se > 1.96 : d != 0;
+}
+
+struct opt metrics_pearson(const double *x, const double *y, int64_t n, int64_t min_n)
+{
+    double mx = 0, my = 0, sxx = 0, syy = 0, sxy = 0;
+
+    if (n < min_n || n < 2)
+        return none;
+    for (int64_t i = 0; i < n; i++) {
+        mx += x[i];
+        my += y[i];
+    }
+    mx /= (double)n;
+    my /= (double)n;
+    for (int64_t i = 0; i < n; i++) {
+        double dx = x[i] - mx, dy = y[i] - my;
+
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    if (sxx <= 0 || syy <= 0)
+        return none;
+    return some(sxy / sqrt(sxx * syy));
+}
+
+double metrics_median(double *v, size_t n)
+{
+    /* Shell sort in place: no allocation, and n is the number of touchpoints. */
+    for (size_t gap = n / 2; gap > 0; gap /= 2) {
+        for (size_t i = gap; i < n; i++) {
+            double t = v[i];
+            size_t j = i;
+
+            for (; j >= gap && v[j - gap] > t; j -= gap)
+                v[j] = v[j - gap];
+            v[j] = t;
+        }
+    }
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+enum quadrant metrics_quadrant(double importance, double performance, double median_importance,
+                               double median_performance)
+{
+    int important = importance >= median_importance;
+    int performing = performance >= median_performance;
+
+    if (important)
+        return performing ? QUADRANT_MAINTAIN : QUADRANT_FIX;
+    return performing ? QUADRANT_KEEP : QUADRANT_MONITOR;
+}
+
+const char *metrics_quadrant_name(enum quadrant q)
+{
+    static const char *const names[] = {"fix", "maintain", "monitor", "keep"};
+
+    return q <= QUADRANT_KEEP ? names[q] : NULL;
+}

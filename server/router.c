@@ -199,12 +199,14 @@ static int router_etag_query_cb(const char *name, const char *value, void *ctx)
 }
 
 /* A strong ETag for a read: the data version, the process, and the request. */
-static void router_etag(const struct router *rt, struct req *req, char *out, size_t len)
+static void router_etag(const struct router *rt, const struct route *route, struct req *req,
+                        char *out, size_t len)
 {
     struct etag_ctx c;
     unsigned char digest[SHA256_LEN];
     char hex[33];
-    uint64_t v[2] = {rt->boot, store_data_version(rt->store)};
+    uint64_t v[3] = {rt->boot, store_data_version(rt->store),
+                     (route->flags & ROUTE_CLOCK) ? (uint64_t)(util_now_ms() / 60000) : 0};
 
     sha256_init(&c.h);
     sha256_update(&c.h, v, sizeof(v));
@@ -257,7 +259,7 @@ size_t router_body_limit(const char *method, const char *path, void *ctx)
     const struct router *rt = ctx;
 
     for (size_t i = 0; i < rt->nroutes; i++)
-        if (rt->routes[i].large_body && strcmp(method, "POST") == 0 &&
+        if ((rt->routes[i].flags & ROUTE_LARGE_BODY) && strcmp(method, "POST") == 0 &&
             rt->routes[i].method == HTTP_POST && router_match(rt->routes[i].path, path, NULL))
             return rt->large_body_limit;
     return 0;
@@ -327,7 +329,7 @@ void router_dispatch(struct req *req, void *ctx)
             goto fail;
     }
     if (m == HTTP_GET && route->perm != PERM_NONE) {
-        router_etag(rt, req, etag, sizeof(etag));
+        router_etag(rt, route, req, etag, sizeof(etag));
         if (router_etag_matches(req_header(req, "If-None-Match"), etag)) {
             req_reply_json(req, HTTP_NOT_MODIFIED, NULL);
             req_add_header(req, "ETag", etag);

@@ -27,16 +27,22 @@ struct route {
     unsigned perm;            /* permission needed; PERM_NONE for public routes */
     const char *operation_id; /* as in openapi.yaml */
     const char *const *query; /* NULL-terminated allowed query parameters, or NULL for none */
-    int large_body;           /* bodies up to the router's large_body_limit (batches) */
+    unsigned flags;           /* ROUTE_* */
 };
+
+/* Bodies up to the router's large_body_limit (batches). */
+#define ROUTE_LARGE_BODY 1u
+/* The answer depends on the clock as well as the data (a default period ending now): the
+ * ETag also changes every minute, and such handlers round "now" to the minute. */
+#define ROUTE_CLOCK 2u
 
 struct router {
     const struct route *routes; /* borrowed */
     size_t nroutes;
-    struct auth *auth;   /* borrowed */
-    struct store *store; /* borrowed */
-    struct app *app;     /* borrowed, handed to handlers */
-    uint64_t boot;       /* random per process: ETags never repeat across restarts */
+    struct auth *auth;        /* borrowed */
+    struct store *store;      /* borrowed */
+    struct app *app;          /* borrowed, handed to handlers */
+    uint64_t boot;            /* random per process: ETags never repeat across restarts */
     const char *cors_origins; /* comma-separated allowed origins, "*" for any, NULL for none */
     size_t large_body_limit;  /* body limit of large_body routes */
 };

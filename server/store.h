@@ -213,6 +213,35 @@ int store_rollup_rebuild(struct store *s, struct err *e);
 /* Whether the rollups equal a fresh computation from the raw responses: 1 equal, 0 not. */
 int store_rollup_check(struct store *s, struct err *e);
 
+/* ---- targets and customer scores ----------------------------------------------------------- */
+
+struct target {
+    int64_t id;
+    char *metric; /* nps, csat, ces, expectation */
+    double value;
+    char *journey, *phase, *touchpoint; /* the scope: all NULL for global; phase comes with its
+                                           journey */
+    int64_t created_at;
+};
+
+void target_release(struct target *t);
+
+/* All targets, oldest first. *items is new. */
+int store_targets_list(struct store *s, struct target **items, size_t *n, struct err *e);
+/* Creates t (metric, value, and at most one scope: touchpoint, or phase (journey optional when
+ * the phase key is unique), or journey). ERR_VALIDATION naming /journey, /phase or
+ * /touchpoint for unknown keys; ERR_CONFLICT when the metric has a target in that scope. Fills
+ * id, the scope's journey (for a phase) and created_at. */
+int store_target_create(struct store *s, struct target *t, struct err *e);
+int store_target_delete(struct store *s, int64_t id, struct err *e);
+
+/* Calls cb for every response of journey with a customer reference, submitted in [from, to)
+ * (bounds as in f), ordered by customer. Scores are RESPONSE_ABSENT when missing. */
+int store_customer_scores(struct store *s, const char *journey, const struct response_filter *f,
+                          void (*cb)(const char *customer, const char *touchpoint, int nps,
+                                     int csat, int ces, void *ctx),
+                          void *ctx, struct err *e);
+
 /* ---- API keys ----------------------------------------------------------------------------- */
 
 struct api_key {

@@ -296,6 +296,10 @@ class Server:
                     self._ready.set()
         self._ready.set()  # the process ended: wake start() either way
 
+    def cleanup_dir(self):
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
     def stderr_text(self):
         with self._lock:
             return "".join(self._stderr)

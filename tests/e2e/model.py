@@ -81,6 +81,19 @@ def local_midnight_ms(date, tz):
     return ms_of(dt.datetime(date.year, date.month, date.day, tzinfo=tz))
 
 
+def offset_changes(tz, today, days=400):
+    """Local dates within `days` before today whose UTC offset differs from the day before
+    (daylight saving transitions), newest first."""
+    out = []
+    for back in range(1, days):
+        d = today - dt.timedelta(days=back)
+        noon = dt.datetime(d.year, d.month, d.day, 12, tzinfo=tz)
+        prev = noon - dt.timedelta(days=1)
+        if noon.utcoffset() != prev.astimezone(tz).utcoffset():
+            out.append(d)
+    return out
+
+
 def bucket(ms, dim, tz):
     d = utc_of(ms).astimezone(tz)
     if dim == "day":

@@ -108,6 +108,12 @@ class ETagTest(ServerTestCase):
         self.assertEqual(j2.status, 200, j2)
         self.assertEqual(j2.body["name"], "Checkout %d" % self.n)
 
+    def test_if_none_match_on_missing_resource(self):
+        for path in ("/v1/responses/999999", "/v1/touchpoints/nope", "/v1/journeys/nope"):
+            with self.subTest(path=path):
+                self.assertProblem(self.reader.get(path, headers={"If-None-Match": "*"}), 404)
+                self.assertProblem(self.reader.get(path), 404)
+
     def test_distinct_requests_have_distinct_etags(self):
         tags = {}
         for path in self.paths():

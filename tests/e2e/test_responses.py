@@ -1,6 +1,7 @@
 """Responses: create with every field, defaults, Idempotency-Key, read, delete, listing with
 filters checked against Python, limits, and paging by cursor and by Link header."""
 
+import threading
 import unittest
 import urllib.parse
 
@@ -121,6 +122,58 @@ class ResponsesTest(ServerTestCase):
         c = self.admin.post("/v1/responses", body)
         self.assertEqual({a.status, b.status, c.status}, {201})
         self.assertEqual(len({a.body["id"], b.body["id"], c.body["id"]}), 3)
+
+    def test_idempotency_under_concurrency(self):
+        """Eight clients send the same keyed request at once while others post unrelated
+        responses: one response is stored, every keyed request gets its id, and the
+        unrelated writes all succeed."""
+        body = {"touchpoint": "webinar", "nps": 10, "comment": "same request, many times"}
+        count = self.count_responses()
+        results, others, errors = [], [], []
+        lock = threading.Lock()
+        start = threading.Barrier(12)
+
+        def keyed():
+            c = self.server.client()
+            try:
+                start.wait(10)
+                for _ in range(3):
+                    r = c.post("/v1/responses", body, headers={"Idempotency-Key": "burst-1"})
+                    with lock:
+                        results.append(r)
+            except Exception as err:
+                errors.append(err)
+            finally:
+                c.close()
+
+        def unrelated(i):
+            c = self.server.client()
+            try:
+                start.wait(10)
+                for j in range(10):
+                    r = c.post("/v1/responses", {"touchpoint": "webinar", "csat": 1 + j % 5,
+                                                 "customer": "other-%d" % i})
+                    with lock:
+                        others.append(r)
+            except Exception as err:
+                errors.append(err)
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=keyed) for _ in range(8)]
+        threads += [threading.Thread(target=unrelated, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertFalse(errors, errors)
+        self.assertEqual(len(results), 24)
+        self.assertEqual({r.status for r in results}, {201}, [r for r in results if r.status != 201][:3])
+        ids = {r.body["id"] for r in results}
+        self.assertEqual(len(ids), 1, "one Idempotency-Key stored %d responses" % len(ids))
+        self.assertEqual({r.status for r in others}, {201}, [r for r in others if r.status != 201][:3])
+        self.assertEqual(len({r.body["id"] for r in others}), 40)
+        self.assertEqual(self.count_responses(), count + 1 + 40)
 
     def test_get_and_delete(self):
         r = self.admin.post("/v1/responses", {"touchpoint": "renewal", "expectation": "met"})

@@ -206,6 +206,11 @@ class TouchpointsTest(ServerTestCase):
         self.assertProblem(self.admin.delete("/v1/touchpoints/answered"), 409)
         self.assertEqual(self.snapshot(), before)
         self.assertEqual(self.admin.get("/v1/touchpoints/answered").status, 200)
+        # nor may it move to another journey under its answers
+        r = self.admin.patch("/v1/touchpoints/answered", {"journey": "purchase",
+                                                          "phase": "aftercare"})
+        self.assertProblem(r, 409)
+        self.assertEqual(self.snapshot(), before)
 
 
 if __name__ == "__main__":

@@ -184,6 +184,91 @@ START_TEST(test_hist_add_sub)
 }
 END_TEST
 
+static void nps_counts(struct nps_result *r, int64_t p, int64_t passive, int64_t d)
+{
+    struct hist h;
+
+    memset(&h, 0, sizeof(h));
+    h.nps[10] = p;
+    h.nps[7] = passive;
+    h.nps[0] = d;
+    metrics_nps(&h, r);
+}
+
+START_TEST(test_nps_change)
+{
+    struct nps_result cur, prev;
+    struct nps_change c;
+
+    /* 20/10/10 of 40 (NPS 25) against 10/10/20 (NPS -25): d = 50. Both se:
+     * p .5, d .25: var = .75 - .0625 = .6875; 100 * sqrt(.6875 / 40) = 13.110110602126...;
+     * z = 50 / (sqrt(2) * 13.1101...) = 2.6968 > 1.96: significant */
+    nps_counts(&cur, 20, 10, 10);
+    nps_counts(&prev, 10, 10, 20);
+    metrics_nps_change(&cur, &prev, &c);
+    ck_assert(c.delta.has);
+    ck_assert_double_eq_tol(c.delta.value, 50.0, TOL);
+    ck_assert_int_eq(c.significant, 1);
+    /* the same shares with 29 responses in one period: too few to call */
+    nps_counts(&prev, 7, 8, 14);
+    metrics_nps_change(&cur, &prev, &c);
+    ck_assert_int_eq(c.significant, 0);
+    /* 14/16/10 (NPS 10) against 12/18/10 (NPS 5): d = 5, z about 0.4: not significant */
+    nps_counts(&cur, 14, 16, 10);
+    nps_counts(&prev, 12, 18, 10);
+    metrics_nps_change(&cur, &prev, &c);
+    ck_assert_double_eq_tol(c.delta.value, 5.0, TOL);
+    ck_assert_int_eq(c.significant, 0);
+    /* no NPS in the previous period: no change at all */
+    nps_counts(&prev, 0, 0, 0);
+    metrics_nps_change(&cur, &prev, &c);
+    ck_assert(!c.delta.has);
+    ck_assert_int_eq(c.significant, 0);
+    /* everyone a promoter before, everyone a detractor now: no spread, certain change */
+    nps_counts(&cur, 0, 0, 30);
+    nps_counts(&prev, 30, 0, 0);
+    metrics_nps_change(&cur, &prev, &c);
+    ck_assert_double_eq_tol(c.delta.value, -200.0, TOL);
+    ck_assert_int_eq(c.significant, 1);
+}
+END_TEST
+
+START_TEST(test_pearson)
+{
+    double x[] = {1, 2, 3, 4, 5}, up[] = {2, 4, 6, 8, 10}, down[] = {5, 4, 3, 2, 1};
+    double a[] = {1, 2, 3, 4}, b[] = {1, 3, 2, 4}, flat[] = {3, 3, 3, 3};
+    struct opt r;
+
+    r = metrics_pearson(x, up, 5, 2);
+    ck_assert(r.has);
+    ck_assert_double_eq_tol(r.value, 1.0, TOL);
+    r = metrics_pearson(x, down, 5, 2);
+    ck_assert_double_eq_tol(r.value, -1.0, TOL);
+    /* dx = dy' = (-1.5, -.5, .5, 1.5), dy = (-1.5, .5, -.5, 1.5): sxy = 4, sxx = syy = 5 */
+    r = metrics_pearson(a, b, 4, 2);
+    ck_assert_double_eq_tol(r.value, 0.8, TOL);
+    ck_assert(!metrics_pearson(a, flat, 4, 2).has); /* no variance */
+    ck_assert(!metrics_pearson(x, up, 5, 10).has);  /* n < min_n */
+}
+END_TEST
+
+START_TEST(test_median_quadrant)
+{
+    double odd[] = {3, 1, 2}, even[] = {4, 1, 3, 2}, one[] = {7};
+
+    ck_assert_double_eq_tol(metrics_median(odd, 3), 2.0, TOL);
+    ck_assert_double_eq_tol(metrics_median(even, 4), 2.5, TOL);
+    ck_assert_double_eq_tol(metrics_median(one, 1), 7.0, TOL);
+    ck_assert_int_eq(metrics_quadrant(0.5, 80, 0.4, 70), QUADRANT_MAINTAIN);
+    ck_assert_int_eq(metrics_quadrant(0.5, 60, 0.4, 70), QUADRANT_FIX);
+    ck_assert_int_eq(metrics_quadrant(0.3, 60, 0.4, 70), QUADRANT_MONITOR);
+    ck_assert_int_eq(metrics_quadrant(0.3, 80, 0.4, 70), QUADRANT_KEEP);
+    /* at the medians counts as at or above */
+    ck_assert_int_eq(metrics_quadrant(0.4, 70, 0.4, 70), QUADRANT_MAINTAIN);
+    ck_assert_str_eq(metrics_quadrant_name(QUADRANT_FIX), "fix");
+}
+END_TEST
+
 static Suite *metrics_suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -195,6 +280,9 @@ static Suite *metrics_suite(void)
     tcase_add_test(tc, test_expectation);
     tcase_add_test(tc, test_ratings);
     tcase_add_test(tc, test_hist_add_sub);
+    tcase_add_test(tc, test_nps_change);
+    tcase_add_test(tc, test_pearson);
+    tcase_add_test(tc, test_median_quadrant);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -502,7 +502,7 @@ class FuzzTest(ServerTestCase):
             junk = bytes(rng.randrange(256) for _ in range(rng.randint(1, 400)))
             if i % 2:
                 junk = b"POST /v1/responses HTTP/1.1\r\n" + junk + b"\r\n\r\n"
-            out = self.admin.raw_exchange(junk, timeout=3, shutdown_write=True)
+            out = self.admin.raw_exchange(junk, timeout=2, shutdown_write=True)
             parsed = parse_raw_response(out)
             if parsed:
                 self.assertLess(parsed[0], 500, out[:200])

@@ -249,6 +249,15 @@ class MetricsTest(MetricsCheck, ServerTestCase):
             with self.subTest(params=params):
                 self.check(params)
 
+    def test_extreme_ranges(self):
+        for params in ({"from": "1970-01-01"}, {"to": "9999-12-31"},
+                       {"from": "1970-01-01", "to": "9999-12-31", "group_by": "month"},
+                       {"from": "1970-01-01T00:00:00+14:00", "group_by": "week"},
+                       {"to": "9999-12-31T23:59:59.999-12:00", "group_by": "day"},
+                       {"from": "2000-02-29", "to": "2100-03-01", "group_by": "touchpoint"}):
+            with self.subTest(params=params):
+                self.check(params)
+
     def test_range_edges_exact(self):
         """from is inclusive and to exclusive, to the millisecond."""
         rows = sorted(self.rows, key=lambda r: r["submitted_ms"])

@@ -75,6 +75,24 @@ class ResponsesTest(ServerTestCase):
                 self.assertEqual(r.status, 201, r)
                 self.assertEqual(model.parse_time(r.body["submitted_at"]), ms)
 
+    def test_submitted_at_is_never_silently_replaced(self):
+        """A submitted_at the server accepts is stored as sent; one it cannot store is
+        refused (422). It must never be swapped for the receipt time."""
+        for text in ("1970-01-01T00:00:00Z", "1970-01-01T00:00:00.001Z",
+                     "1970-01-01T00:30:00+01:00", "1970-01-01T00:00:00+14:00",
+                     "2000-02-29T12:00:00-12:00"):
+            with self.subTest(submitted_at=text):
+                r = self.admin.post("/v1/responses", {"touchpoint": "checkout", "nps": 5,
+                                                      "submitted_at": text})
+                if r.status == 201:
+                    self.assertEqual(model.parse_time(r.body["submitted_at"]),
+                                     model.parse_time(text),
+                                     "stored %s for submitted_at %s" % (r.body["submitted_at"], text))
+                    stored = self.admin.get("/v1/responses/%d" % r.body["id"]).body
+                    self.assertEqual(stored["submitted_at"], r.body["submitted_at"])
+                else:
+                    self.assertProblem(r, 422, "/submitted_at")
+
     def test_each_metric_alone_is_enough(self):
         for body in ({"nps": 0}, {"nps": 10}, {"csat": 1}, {"csat": 5}, {"ces": 1}, {"ces": 7},
                      {"expectation": "below"}, {"expectation": "met"},

@@ -22,6 +22,7 @@
 #define PROPERTY_VALUE_MAX 500
 #define IDEM_KEY_MAX 255
 #define FUTURE_SKEW_MS (5 * 60 * 1000)
+#define SUBMITTED_MIN_MS 946684800000LL /* 2000-01-01T00:00:00Z */
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
 
@@ -178,6 +179,8 @@ static int response_parse(json_t *obj, const char *base, struct response *r, str
             err_field(e, ptr, "must be an RFC 3339 date-time such as 2026-10-01T12:00:00Z");
         else if (r->submitted_at > util_now_ms() + FUTURE_SKEW_MS)
             err_field(e, ptr, "must not be in the future");
+        else if (r->submitted_at < SUBMITTED_MIN_MS)
+            err_field(e, ptr, "must not be before 2000-01-01T00:00:00Z");
     }
     {
         char *props = NULL;

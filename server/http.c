@@ -24,12 +24,16 @@
 #include "util.h"
 
 #define REQ_MAX_HEADERS 16
+/* How much of a body over the limit is read and dropped so that the client still gets its 413
+ * (a chunked upload cannot be answered before it ends); past this the connection is closed. */
+#define DISCARD_MAX (8u << 20)
 
 struct http {
     struct MHD_Daemon *daemon;
     struct http_config cfg;
     unsigned port;
     _Atomic int inflight;
+    _Atomic int stopping; /* new requests get 503: nothing may be suspended any more */
 };
 
 struct req {
@@ -40,7 +44,9 @@ struct req {
     char *path;
     char *body;
     size_t len, cap;
-    int too_large;
+    int too_large; /* the body is over the limit: answer 413, close */
+    int answered;  /* a reply is queued already */
+    size_t discarded;
     int dispatched;
     size_t limit;
     /* suspension */
@@ -325,8 +331,9 @@ static enum MHD_Result http_queue(struct req *r)
         MHD_add_response_header(resp, "Content-Type", r->content_type);
     for (int i = 0; i < r->nheaders; i++)
         MHD_add_response_header(resp, r->hname[i], r->hvalue[i]);
-    if (r->too_large)
+    if (r->too_large || r->status == 503)
         MHD_add_response_header(resp, "Connection", "close");
+    r->answered = 1;
     ret = MHD_queue_response(r->conn, (unsigned)r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -377,6 +384,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             (unsigned long long)n > r->limit) {
             /* Refuse before reading: queueing now closes the connection after the reply. */
             r->too_large = 1;
+            r->discarded = DISCARD_MAX; /* nothing more is read */
             http_reply_too_large(r);
             return http_queue(r);
         }
@@ -386,15 +394,21 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         size_t n = *upload_data_size;
 
         *upload_data_size = 0;
-        if (r->too_large)
-            return MHD_YES;
+        if (r->too_large) {
+            if (r->answered)
+                return MHD_YES;
+            r->discarded += n;
+            /* libmicrohttpd cannot answer in the middle of a body: drop it up to a bound and
+             * answer at its end, or close a client that keeps sending. */
+            return r->discarded > DISCARD_MAX ? MHD_NO : MHD_YES;
+        }
         if (r->len + n > r->limit) {
             r->too_large = 1;
+            r->discarded = r->len + n;
             free(r->body);
             r->body = NULL;
             r->len = 0;
-            http_reply_too_large(r);
-            return http_queue(r);
+            return MHD_YES;
         }
         if (r->len + n + 1 > r->cap) {
             r->cap = (r->len + n + 1) * 2;
@@ -414,9 +428,24 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
             req_reply_error(r, &r->err);
         return http_queue(r);
     }
-    if (r->too_large || r->dispatched)
+    if (r->answered || r->dispatched)
         return MHD_YES; /* already answered */
+    if (r->too_large) {
+        http_reply_too_large(r);
+        return http_queue(r);
+    }
     r->dispatched = 1;
+    if (atomic_load(&h->stopping)) {
+        struct err e;
+
+        /* Shutting down: requests in flight finish, new ones are turned away. */
+        err_init(&e);
+        err_set(&e, ERR_UNAVAILABLE, "the server is shutting down");
+        req_reply_error(r, &e);
+        req_add_header(r, "Retry-After", "1");
+        err_release(&e);
+        return http_queue(r);
+    }
     h->cfg.dispatch(r, h->cfg.ctx);
     if (r->start && !r->status) {
         /* Suspend first, then hand off, so that the resume can never come before the
@@ -498,6 +527,7 @@ int http_start(const struct http_config *cfg, struct http **out, struct err *e)
     h = xcalloc(1, sizeof(*h));
     h->cfg = *cfg;
     atomic_init(&h->inflight, 0);
+    atomic_init(&h->stopping, 0);
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_NOTIFY_COMPLETED, http_completed, h, MHD_OPTION_THREAD_POOL_SIZE,
@@ -527,7 +557,10 @@ void http_stop(struct http *h, int grace_ms)
 
     if (!h)
         return;
-    /* Stop accepting; requests already in flight get up to grace_ms to finish. */
+    /* Stop accepting; requests already in flight get up to grace_ms to finish, and requests
+     * that arrive on open connections meanwhile are answered 503, so that none is suspended
+     * when the daemon stops (libmicrohttpd aborts on that). */
+    atomic_store(&h->stopping, 1);
     MHD_quiesce_daemon(h->daemon);
     deadline = util_mono_ms() + grace_ms;
     while (atomic_load(&h->inflight) > 0 && util_mono_ms() < deadline) {

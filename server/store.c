@@ -42,6 +42,49 @@ int store_sqlerr(struct err *e, sqlite3 *db, int rc, const char *what)
     }
 }
 
+int store_delete_id(struct store *s, const char *sql, int64_t id, const char *what,
+                    struct err *e)
+{
+    struct conn *c = writer_begin(s, e);
+    sqlite3_stmt *st;
+    int rc, ok = 0;
+
+    if (!c)
+        return -1;
+    st = conn_stmt(c, sql, e);
+    if (!st)
+        goto done;
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+        store_sqlerr(e, c->db, rc, what);
+        goto done;
+    }
+    if (sqlite3_changes(c->db) == 0) {
+        err_set(e, ERR_NOT_FOUND, "%s %lld not found", what, (long long)id);
+        goto done;
+    }
+    ok = 1;
+done:
+    return writer_end(s, ok, e);
+}
+
+int stmt_collect(struct conn *c, sqlite3_stmt *st, void **items, size_t *n, size_t size,
+                 void (*from_row)(sqlite3_stmt *st, void *item), const char *what,
+                 struct err *e)
+{
+    size_t cap = *n;
+    int rc;
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *items = xrealloc(*items, cap * size);
+        }
+        from_row(st, (char *)*items + (*n)++ * size);
+    }
+    return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, what);
+}
+
 void bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s)

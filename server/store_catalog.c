@@ -58,8 +58,9 @@ static int journey_load_phases(struct conn *c, struct journey *j, struct err *e)
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "phase list");
 }
 
-static void journey_from_row(sqlite3_stmt *st, struct journey *j)
+static void journey_from_row(sqlite3_stmt *st, void *item)
 {
+    struct journey *j = item;
     memset(j, 0, sizeof(*j));
     j->id = sqlite3_column_int64(st, 0);
     j->key = col_text(st, 1);
@@ -72,8 +73,7 @@ int store_journeys_list(struct store *s, struct journey **items, size_t *n, stru
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st;
-    size_t cap = 0;
-    int rc, ret = -1;
+    int ret = -1;
 
     *items = NULL;
     *n = 0;
@@ -81,19 +81,9 @@ int store_journeys_list(struct store *s, struct journey **items, size_t *n, stru
         return -1;
     st = conn_stmt(c, "SELECT id, key, name, created_at, updated_at FROM journeys ORDER BY key",
                    e);
-    if (!st)
+    if (!st || stmt_collect(c, st, (void **)items, n, sizeof(**items), journey_from_row,
+                            "journey list", e) < 0)
         goto done;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 8;
-            *items = xrealloc(*items, cap * sizeof(**items));
-        }
-        journey_from_row(st, &(*items)[(*n)++]);
-    }
-    if (rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "journey list");
-        goto done;
-    }
     sqlite3_reset(st);
     for (size_t i = 0; i < *n; i++)
         if (journey_load_phases(c, &(*items)[i], e) < 0)
@@ -313,8 +303,9 @@ done:
     "SELECT t.id, t.key, t.name, t.description, j.key, p.key, t.created_at, t.updated_at "        \
     "FROM touchpoints t JOIN phases p ON p.id = t.phase_id JOIN journeys j ON j.id = p.journey_id "
 
-static void touchpoint_from_row(sqlite3_stmt *st, struct touchpoint *t)
+static void touchpoint_from_row(sqlite3_stmt *st, void *item)
 {
+    struct touchpoint *t = item;
     memset(t, 0, sizeof(*t));
     t->id = sqlite3_column_int64(st, 0);
     t->key = col_text(st, 1);
@@ -331,8 +322,7 @@ int store_touchpoints_list(struct store *s, const struct touchpoint_filter *f,
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st;
-    size_t cap = 0;
-    int rc, ret = -1;
+    int ret = -1;
 
     *items = NULL;
     *n = 0;
@@ -342,25 +332,14 @@ int store_touchpoints_list(struct store *s, const struct touchpoint_filter *f,
                    TP_SELECT "WHERE (?1 IS NULL OR j.key = ?1) AND (?2 IS NULL OR p.key = ?2) "
                              "AND (?3 IS NULL OR t.key > ?3) ORDER BY t.key LIMIT ?4",
                    e);
-    if (!st)
-        goto done;
-    bind_text(st, 1, f->journey);
-    bind_text(st, 2, f->phase);
-    bind_text(st, 3, f->after);
-    sqlite3_bind_int(st, 4, f->limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            *items = xrealloc(*items, cap * sizeof(**items));
-        }
-        touchpoint_from_row(st, &(*items)[(*n)++]);
+    if (st) {
+        bind_text(st, 1, f->journey);
+        bind_text(st, 2, f->phase);
+        bind_text(st, 3, f->after);
+        sqlite3_bind_int(st, 4, f->limit);
+        ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), touchpoint_from_row,
+                           "touchpoint list", e);
     }
-    if (rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "touchpoint list");
-        goto done;
-    }
-    ret = 0;
-done:
     reader_put(s, c);
     return ret;
 }

@@ -21,8 +21,9 @@ void api_key_release(struct api_key *k)
     memset(k, 0, sizeof(*k));
 }
 
-static void key_from_row(sqlite3_stmt *st, struct api_key *k)
+static void key_from_row(sqlite3_stmt *st, void *item)
 {
+    struct api_key *k = item;
     const void *h = sqlite3_column_blob(st, 5);
 
     memset(k, 0, sizeof(*k));
@@ -101,57 +102,23 @@ int store_keys_list(struct store *s, struct api_key **items, size_t *n, struct e
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st;
-    size_t cap = 0;
-    int rc, ret = -1;
+    int ret = -1;
 
     *items = NULL;
     *n = 0;
     if (!c)
         return -1;
     st = conn_stmt(c, "SELECT " KEY_COLS " FROM api_keys ORDER BY id", e);
-    if (!st)
-        goto done;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            *items = xrealloc(*items, cap * sizeof(**items));
-        }
-        key_from_row(st, &(*items)[(*n)++]);
-    }
-    if (rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "key list");
-        goto done;
-    }
-    ret = 0;
-done:
+    if (st)
+        ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), key_from_row, "key list",
+                           e);
     reader_put(s, c);
     return ret;
 }
 
 int store_key_delete(struct store *s, int64_t id, struct err *e)
 {
-    struct conn *c = writer_begin(s, e);
-    sqlite3_stmt *st;
-    int rc, ok = 0;
-
-    if (!c)
-        return -1;
-    st = conn_stmt(c, "DELETE FROM api_keys WHERE id = ?", e);
-    if (!st)
-        goto done;
-    sqlite3_bind_int64(st, 1, id);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "key delete");
-        goto done;
-    }
-    if (sqlite3_changes(c->db) == 0) {
-        err_set(e, ERR_NOT_FOUND, "key %lld not found", (long long)id);
-        goto done;
-    }
-    ok = 1;
-done:
-    if (writer_end(s, ok, e) < 0)
+    if (store_delete_id(s, "DELETE FROM api_keys WHERE id = ?", id, "key", e) < 0)
         return -1;
     atomic_fetch_add(&s->keys_version, 1);
     return 0;

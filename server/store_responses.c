@@ -3,6 +3,7 @@
  */
 #include "store_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,8 +50,9 @@ static int col_opt_int(sqlite3_stmt *st, int i)
                                                       : sqlite3_column_int(st, i);
 }
 
-static void response_from_row(sqlite3_stmt *st, struct response *r)
+static void response_from_row(sqlite3_stmt *st, void *item)
 {
+    struct response *r = item;
     response_init(r);
     r->id = sqlite3_column_int64(st, 0);
     r->touchpoint = col_text(st, 1);
@@ -72,55 +74,40 @@ static void response_from_row(sqlite3_stmt *st, struct response *r)
     r->received_at = sqlite3_column_int64(st, 19);
 }
 
-/* Appends the WHERE clause for f to sql (constant fragments only; values are bound later by
- * filter_bind in the same order). */
-static void filter_sql(const struct response_filter *f, char *sql, size_t len, int paged)
+/* The text filters of a response_filter and their SQL, in binding order. */
+static const struct {
+    size_t offset;
+    const char *sql;
+} text_filters[] = {
+    {offsetof(struct response_filter, journey), " AND j.key = ?"},
+    {offsetof(struct response_filter, phase), " AND p.key = ?"},
+    {offsetof(struct response_filter, touchpoint), " AND t.key = ?"},
+    {offsetof(struct response_filter, channel), " AND r.channel = ?"},
+    {offsetof(struct response_filter, segment), " AND r.segment = ?"},
+    {offsetof(struct response_filter, customer), " AND r.customer = ?"},
+};
+
+static const char *filter_text(const struct response_filter *f, size_t i)
 {
-    strncat(sql, "WHERE 1", len - strlen(sql) - 1);
-    if (f->journey)
-        strncat(sql, " AND j.key = ?", len - strlen(sql) - 1);
-    if (f->phase)
-        strncat(sql, " AND p.key = ?", len - strlen(sql) - 1);
-    if (f->touchpoint)
-        strncat(sql, " AND t.key = ?", len - strlen(sql) - 1);
-    if (f->channel)
-        strncat(sql, " AND r.channel = ?", len - strlen(sql) - 1);
-    if (f->segment)
-        strncat(sql, " AND r.segment = ?", len - strlen(sql) - 1);
-    if (f->customer)
-        strncat(sql, " AND r.customer = ?", len - strlen(sql) - 1);
-    if (f->has_from)
-        strncat(sql, " AND r.submitted_at >= ?", len - strlen(sql) - 1);
-    if (f->has_to)
-        strncat(sql, " AND r.submitted_at < ?", len - strlen(sql) - 1);
-    if (paged)
-        strncat(sql, " AND r.id > ? ORDER BY r.id LIMIT ?", len - strlen(sql) - 1);
+    return *(const char *const *)(const void *)((const char *)f + text_filters[i].offset);
 }
 
-static void filter_bind(sqlite3_stmt *st, const struct response_filter *f, int paged)
+/* Appends the text conditions of f to sql (constant fragments only; the values are bound by
+ * filter_bind in the same order). */
+static void filter_sql(const struct response_filter *f, char *sql, size_t len)
 {
-    int i = 1;
+    for (size_t i = 0; i < sizeof(text_filters) / sizeof(text_filters[0]); i++)
+        if (filter_text(f, i))
+            strncat(sql, text_filters[i].sql, len - strlen(sql) - 1);
+}
 
-    if (f->journey)
-        bind_text(st, i++, f->journey);
-    if (f->phase)
-        bind_text(st, i++, f->phase);
-    if (f->touchpoint)
-        bind_text(st, i++, f->touchpoint);
-    if (f->channel)
-        bind_text(st, i++, f->channel);
-    if (f->segment)
-        bind_text(st, i++, f->segment);
-    if (f->customer)
-        bind_text(st, i++, f->customer);
-    if (f->has_from)
-        sqlite3_bind_int64(st, i++, f->from);
-    if (f->has_to)
-        sqlite3_bind_int64(st, i++, f->to);
-    if (paged) {
-        sqlite3_bind_int64(st, i++, f->after_id);
-        sqlite3_bind_int(st, i++, f->limit);
-    }
+/* Binds the text conditions of f from parameter i on; returns the next parameter. */
+static int filter_bind(sqlite3_stmt *st, const struct response_filter *f, int i)
+{
+    for (size_t k = 0; k < sizeof(text_filters) / sizeof(text_filters[0]); k++)
+        if (filter_text(f, k))
+            bind_text(st, i++, filter_text(f, k));
+    return i;
 }
 
 static int response_get_on(struct conn *c, int64_t id, struct response *out, struct err *e)
@@ -269,27 +256,7 @@ int store_write_apply(struct conn *c, struct store_write *w)
 
 int store_response_delete(struct store *s, int64_t id, struct err *e)
 {
-    struct conn *c = writer_begin(s, e);
-    sqlite3_stmt *st;
-    int rc, ok = 0;
-
-    if (!c)
-        return -1;
-    st = conn_stmt(c, "DELETE FROM responses WHERE id = ?", e);
-    if (!st)
-        goto done;
-    sqlite3_bind_int64(st, 1, id);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "response delete");
-        goto done;
-    }
-    if (sqlite3_changes(c->db) == 0) {
-        err_set(e, ERR_NOT_FOUND, "response %lld not found", (long long)id);
-        goto done;
-    }
-    ok = 1;
-done:
-    return writer_end(s, ok, e);
+    return store_delete_id(s, "DELETE FROM responses WHERE id = ?", id, "response", e);
 }
 
 int store_responses_list(struct store *s, const struct response_filter *f,
@@ -297,33 +264,34 @@ int store_responses_list(struct store *s, const struct response_filter *f,
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st = NULL;
-    char sql[1024] = RESPONSE_SELECT;
-    size_t cap = 0;
-    int rc, ret = -1;
+    char sql[1024] = RESPONSE_SELECT "WHERE r.id > ?";
+    int rc, i = 2, ret = -1;
 
     *items = NULL;
     *n = 0;
     if (!c)
         return -1;
-    filter_sql(f, sql, sizeof(sql), 1);
+    /* Time conditions only when given: a full-range condition on submitted_at could lead the
+     * planner to its index and a sort, where paging wants the rowid order. */
+    if (f->has_from)
+        strncat(sql, " AND r.submitted_at >= ?", sizeof(sql) - strlen(sql) - 1);
+    if (f->has_to)
+        strncat(sql, " AND r.submitted_at < ?", sizeof(sql) - strlen(sql) - 1);
+    filter_sql(f, sql, sizeof(sql));
+    strncat(sql, " ORDER BY r.id LIMIT ?", sizeof(sql) - strlen(sql) - 1);
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         store_sqlerr(e, c->db, rc, "response list");
         goto done;
     }
-    filter_bind(st, f, 1);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 64;
-            *items = xrealloc(*items, cap * sizeof(**items));
-        }
-        response_from_row(st, &(*items)[(*n)++]);
-    }
-    if (rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "response list");
-        goto done;
-    }
-    ret = 0;
+    sqlite3_bind_int64(st, 1, f->after_id);
+    if (f->has_from)
+        sqlite3_bind_int64(st, i++, f->from);
+    if (f->has_to)
+        sqlite3_bind_int64(st, i++, f->to);
+    sqlite3_bind_int(st, filter_bind(st, f, i), f->limit);
+    ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), response_from_row,
+                       "response list", e);
 done:
     sqlite3_finalize(st);
     reader_put(s, c);
@@ -379,30 +347,6 @@ done:
 #define DAY_MAX 10000000LL
 #define HIST_COLS 47 /* n, nps 0-10, csat 1-5, ces 1-7, expectation x3, ratings 4 x 5 */
 
-static void scan_filter_sql(const struct response_filter *f, char *sql, size_t len)
-{
-    if (f->journey)
-        strncat(sql, " AND j.key = ?", len - strlen(sql) - 1);
-    if (f->phase)
-        strncat(sql, " AND p.key = ?", len - strlen(sql) - 1);
-    if (f->touchpoint)
-        strncat(sql, " AND t.key = ?", len - strlen(sql) - 1);
-    if (f->channel)
-        strncat(sql, " AND r.channel = ?", len - strlen(sql) - 1);
-    if (f->segment)
-        strncat(sql, " AND r.segment = ?", len - strlen(sql) - 1);
-}
-
-static int scan_filter_bind(sqlite3_stmt *st, const struct response_filter *f, int i)
-{
-    const char *vals[] = {f->journey, f->phase, f->touchpoint, f->channel, f->segment};
-
-    for (size_t k = 0; k < sizeof(vals) / sizeof(vals[0]); k++)
-        if (vals[k])
-            bind_text(st, i++, vals[k]);
-    return i;
-}
-
 static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
                       void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
 {
@@ -439,13 +383,13 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
     snprintf(sql, sizeof(sql), "%s%s, r.* FROM %s%sWHERE r.%s >= ? AND r.%s < ?", SCAN_DIMS,
              month ? "r.month" : "r.day", month ? "rollup_month" : "rollup_day", SCAN_JOIN,
              month ? "month" : "day", month ? "month" : "day");
-    scan_filter_sql(f, sql, sizeof(sql));
+    filter_sql(f, sql, sizeof(sql));
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return store_sqlerr(e, c->db, rc, "metrics scan");
     sqlite3_bind_int64(st, 1, lo);
     sqlite3_bind_int64(st, 2, hi);
-    scan_filter_bind(st, f, 3);
+    filter_bind(st, f, 3);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct hist h;
         int64_t bucket = sqlite3_column_int64(st, 6);
@@ -486,13 +430,13 @@ static int scan_raw(struct conn *c, const struct response_filter *f, int64_t fro
     sqlite3_stmt *st = NULL;
     int rc;
 
-    scan_filter_sql(f, sql, sizeof(sql));
+    filter_sql(f, sql, sizeof(sql));
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return store_sqlerr(e, c->db, rc, "metrics scan");
     sqlite3_bind_int64(st, 1, from);
     sqlite3_bind_int64(st, 2, to);
-    scan_filter_bind(st, f, 3);
+    filter_bind(st, f, 3);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct hist h;
         int v;

@@ -24,8 +24,9 @@ void target_release(struct target *t)
     "LEFT JOIN journeys j ON j.id = t.journey_id LEFT JOIN phases p ON p.id = t.phase_id "        \
     "LEFT JOIN touchpoints tp ON tp.id = t.touchpoint_id "
 
-static void target_from_row(sqlite3_stmt *st, struct target *t)
+static void target_from_row(sqlite3_stmt *st, void *item)
 {
+    struct target *t = item;
     memset(t, 0, sizeof(*t));
     t->id = sqlite3_column_int64(st, 0);
     t->metric = col_text(st, 1);
@@ -40,29 +41,16 @@ int store_targets_list(struct store *s, struct target **items, size_t *n, struct
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st;
-    size_t cap = 0;
-    int rc, ret = -1;
+    int ret = -1;
 
     *items = NULL;
     *n = 0;
     if (!c)
         return -1;
     st = conn_stmt(c, TARGET_SELECT "ORDER BY t.id", e);
-    if (!st)
-        goto done;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            *items = xrealloc(*items, cap * sizeof(**items));
-        }
-        target_from_row(st, &(*items)[(*n)++]);
-    }
-    if (rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "target list");
-        goto done;
-    }
-    ret = 0;
-done:
+    if (st)
+        ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), target_from_row,
+                           "target list", e);
     reader_put(s, c);
     return ret;
 }
@@ -182,27 +170,7 @@ done:
 
 int store_target_delete(struct store *s, int64_t id, struct err *e)
 {
-    struct conn *c = writer_begin(s, e);
-    sqlite3_stmt *st;
-    int rc, ok = 0;
-
-    if (!c)
-        return -1;
-    st = conn_stmt(c, "DELETE FROM targets WHERE id = ?", e);
-    if (!st)
-        goto done;
-    sqlite3_bind_int64(st, 1, id);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "target delete");
-        goto done;
-    }
-    if (sqlite3_changes(c->db) == 0) {
-        err_set(e, ERR_NOT_FOUND, "target %lld not found", (long long)id);
-        goto done;
-    }
-    ok = 1;
-done:
-    return writer_end(s, ok, e);
+    return store_delete_id(s, "DELETE FROM targets WHERE id = ?", id, "target", e);
 }
 
 int store_customer_scores(struct store *s, const char *journey, const struct response_filter *f,

@@ -31,6 +31,7 @@ START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
 
 _live = set()
+_tmpdirs = set()  # every directory a Server made; removed when the run ends
 
 
 def binary_path():
@@ -45,6 +46,8 @@ def _kill_leftovers():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    for path in list(_tmpdirs):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 class Response:
@@ -257,6 +260,7 @@ class Server:
                                % self.binary)
         if self.tmpdir is None:
             self.tmpdir = tempfile.mkdtemp(prefix="polku-e2e-")
+            _tmpdirs.add(self.tmpdir)
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "abort_on_error=1:detect_leaks=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")

@@ -156,13 +156,8 @@ int api_target_create(struct req *req, struct app *app)
     t.phase = phase ? xstrdup(phase) : NULL;
     t.touchpoint = touchpoint ? xstrdup(touchpoint) : NULL;
     ret = store_target_create(app->store, &t, e);
-    if (ret == 0) {
-        char location[64];
-
-        snprintf(location, sizeof(location), "/v1/targets/%lld", (long long)t.id);
+    if (ret == 0)
         req_reply_json(req, HTTP_CREATED, target_render(&t));
-        req_add_header(req, "Location", location);
-    }
     target_release(&t);
     return ret;
 }

@@ -25,7 +25,7 @@
     X(ERR_IDEMPOTENCY, 422, "idempotency-key-reused",                                              \
       "Idempotency-Key was already used with another request")                                    \
     X(ERR_RATE_LIMIT, 429, "rate-limited", "Too many requests")                                    \
-    X(ERR_UNAVAILABLE, 503, "unavailable", "Storage is unavailable")                               \
+    X(ERR_UNAVAILABLE, 503, "unavailable", "Service unavailable")                               \
     X(ERR_INTERNAL, 500, "internal", "Internal error")
 
 #define ERR_ENUM(code, status, slug, title) code,

@@ -283,6 +283,11 @@ void req_reply_error(struct req *r, const struct err *e)
     if (!text)
         abort();
     req_reply_raw(r, err_http_status(e->code), "application/problem+json", text, strlen(text));
+    /* the headers that belong to the status, on every path that answers with it */
+    if (e->code == ERR_UNAUTHORIZED)
+        req_add_header(r, "WWW-Authenticate", "Bearer");
+    if (err_http_status(e->code) == 503)
+        req_add_header(r, "Retry-After", "1");
 }
 
 void req_add_header(struct req *r, const char *name, const char *value)
@@ -442,7 +447,6 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
         err_init(&e);
         err_set(&e, ERR_UNAVAILABLE, "the server is shutting down");
         req_reply_error(r, &e);
-        req_add_header(r, "Retry-After", "1");
         err_release(&e);
         return http_queue(r);
     }

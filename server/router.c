@@ -248,10 +248,6 @@ static void router_cors(const struct router *rt, struct req *req)
 static void router_fail(struct req *req, const struct err *e)
 {
     req_reply_error(req, e);
-    if (e->code == ERR_UNAUTHORIZED)
-        req_add_header(req, "WWW-Authenticate", "Bearer");
-    if (e->code == ERR_UNAVAILABLE)
-        req_add_header(req, "Retry-After", "1");
 }
 
 size_t router_body_limit(const char *method, const char *path, void *ctx)

@@ -95,6 +95,15 @@ int store_target_create(struct store *s, struct target *t, struct err *e)
             goto done;
         }
     } else if (t->phase) {
+        if (t->journey) {
+            found = lookup_id(c, "SELECT id FROM journeys WHERE key = ?", t->journey, NULL,
+                              &journey_id, e);
+            if (found <= 0) {
+                if (found == 0)
+                    err_field(e, "/journey", "unknown journey %s", t->journey);
+                goto done;
+            }
+        }
         if (t->journey)
             found = lookup_id(c,
                               "SELECT p.id FROM phases p JOIN journeys j ON j.id = p.journey_id "

@@ -26,6 +26,9 @@
 
 #define BATCH 5000
 #define INFLIGHT 4
+#ifndef WRITE_ROWS
+#define WRITE_ROWS 1
+#endif
 #define DAY_MS (86400LL * 1000)
 #define SPAN_MS (365 * DAY_MS)
 #define CUSTOMERS 400000
@@ -154,10 +157,10 @@ static void gen_response(struct response *r, int64_t i, int64_t n, int64_t start
 /* ---- writes in flight ---------------------------------------------------------------------- */
 
 struct slot {
-    struct store_write w;
     struct response rs[BATCH];
-    size_t n;
-    int busy;
+    struct store_write ws[BATCH]; /* one write per WRITE_ROWS responses */
+    size_t n, nwrites;
+    size_t pending; /* writes not yet committed */
 };
 
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -174,22 +177,45 @@ static void slot_done(struct store_write *w)
         fprintf(stderr, "load: a write failed: %s\n", w->err.detail);
         failed = 1;
     }
-    sl->busy = 0;
-    pthread_cond_broadcast(&slot_cond);
+    if (--sl->pending == 0)
+        pthread_cond_broadcast(&slot_cond);
     pthread_mutex_unlock(&slot_lock);
 }
 
-/* Waits until sl is free again and releases what it held. */
+/* Waits until every write of sl has committed and releases what it held. */
 static void slot_wait(struct slot *sl)
 {
     pthread_mutex_lock(&slot_lock);
-    while (sl->busy)
+    while (sl->pending)
         pthread_cond_wait(&slot_cond, &slot_lock);
     pthread_mutex_unlock(&slot_lock);
     for (size_t i = 0; i < sl->n; i++)
         response_release(&sl->rs[i]);
-    err_release(&sl->w.err);
-    sl->n = 0;
+    for (size_t i = 0; i < sl->nwrites; i++)
+        err_release(&sl->ws[i].err);
+    sl->n = sl->nwrites = 0;
+}
+
+/* Queues the responses of sl as writes of at most WRITE_ROWS each. */
+static void slot_submit(struct store *s, struct slot *sl)
+{
+    size_t i;
+
+    for (i = 0; i * WRITE_ROWS < sl->n; i++) {
+        size_t first = i * WRITE_ROWS;
+
+        sl->ws[i] = (struct store_write){.responses = &sl->rs[first],
+                                         .n = sl->n - first < WRITE_ROWS ? sl->n - first
+                                                                         : WRITE_ROWS,
+                                         .done = slot_done,
+                                         .ctx = sl};
+    }
+    sl->nwrites = i;
+    pthread_mutex_lock(&slot_lock);
+    sl->pending = sl->nwrites;
+    pthread_mutex_unlock(&slot_lock);
+    for (i = 0; i < sl->nwrites; i++)
+        store_write_submit(s, &sl->ws[i]);
 }
 
 static double mono_s(void)
@@ -252,10 +278,7 @@ int main(int argc, char **argv)
         slot_wait(sl);
         while (sl->n < BATCH && i < n)
             gen_response(&sl->rs[sl->n++], i++, n, start_ms);
-        sl->busy = 1;
-        sl->w = (struct store_write){.responses = sl->rs, .n = sl->n, .done = slot_done,
-                                     .ctx = sl};
-        store_write_submit(s, &sl->w);
+        slot_submit(s, sl);
         if (isatty(2) && (k + 1) % 200 == 0)
             fprintf(stderr, "\rload: %lld of %lld", (long long)i, n);
     }

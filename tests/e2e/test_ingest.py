@@ -255,3 +255,37 @@ class RollupRebuildTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class StorageUnavailableTest(ServerTestCase):
+    """A write the store cannot commit (here: another process holds the write lock longer than
+    the busy timeout) is answered 503 with Retry-After, stores nothing, and the server recovers
+    once the lock is gone."""
+
+    @classmethod
+    def prepare(cls):
+        seed_touchpoints(cls.admin)
+
+    def test_locked_database_is_503_then_recovers(self):
+        import sqlite3
+        db = sqlite3.connect(self.server.db_path, timeout=1, isolation_level=None)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            r = self.admin.post("/v1/responses", {"touchpoint": "checkout", "nps": 7,
+                                                  "comment": "while locked"})
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.header("Retry-After"), "1")
+            self.assertEqual(r.content_type, "application/problem+json")
+            self.assertEqual(r.body["status"], 503)
+            r = self.admin.post("/v1/touchpoints", {"key": "locked", "name": "x",
+                                                    "journey": "purchase", "phase": "purchase"})
+            self.assertEqual(r.status, 503, r)
+        finally:
+            db.execute("ROLLBACK")
+            db.close()
+        self.admin.close()
+        items = self.admin.get("/v1/responses", params={"limit": 1000}).body["items"]
+        self.assertNotIn("while locked", [i["comment"] for i in items])
+        self.assertEqual(self.admin.get("/v1/touchpoints/locked").status, 404)
+        r = self.admin.post("/v1/responses", {"touchpoint": "checkout", "nps": 7})
+        self.assertEqual(r.status, 201, r)

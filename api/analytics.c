@@ -17,10 +17,10 @@
 #include "util.h"
 #include "validate.h"
 
-#define DAY_MS (24 * 3600 * 1000LL)
+#define DAY_MS                (24 * 3600 * 1000LL)
 #define OVERVIEW_DEFAULT_DAYS 30
-#define MIN_N_DEFAULT 30
-#define DRIVER_MIN_N 10
+#define MIN_N_DEFAULT         30
+#define DRIVER_MIN_N          10
 
 enum driver { DRIVER_CSAT, DRIVER_CES, DRIVER_NPS };
 static const char *const driver_names[] = {"csat", "ces", "nps"};
@@ -120,8 +120,8 @@ static void stats_add(const struct metric_row *row, void *ctx)
 }
 
 /* Counts the journey's responses in [from, to) into the current or previous slots. */
-static int stats_scan(struct app *app, struct journey_stats *st, int64_t from, int64_t to,
-                      int prev, struct err *e)
+static int stats_scan(struct app *app, struct journey_stats *st, int64_t from, int64_t to, int prev,
+                      struct err *e)
 {
     struct response_filter f = {0};
 
@@ -208,8 +208,8 @@ static void customer_flush(struct customer_acc *acc)
     acc->nps_n = 0;
 }
 
-static void customer_add(const char *customer, const char *touchpoint, int nps, int csat,
-                         int ces, void *ctx)
+static void customer_add(const char *customer, const char *touchpoint, int nps, int csat, int ces,
+                         void *ctx)
 {
     struct customer_acc *acc = ctx;
     struct tp_stat *t = stats_find(acc->st, touchpoint);
@@ -232,8 +232,7 @@ static void customer_add(const char *customer, const char *touchpoint, int nps, 
 }
 
 /* The touchpoint's own score for the driver over the period: CSAT score, CES mean or NPS. */
-static void driver_performance(enum driver d, const struct hist *h, struct opt *out,
-                               int64_t *n)
+static void driver_performance(enum driver d, const struct hist *h, struct opt *out, int64_t *n)
 {
     if (d == DRIVER_CSAT) {
         struct csat_result r;
@@ -259,8 +258,8 @@ static void driver_performance(enum driver d, const struct hist *h, struct opt *
 /* Importance, performance and the medians for every touchpoint (over the current period's
  * counts, which must be scanned already). */
 static int drivers_compute(struct app *app, struct journey_stats *st, enum driver d,
-                           const struct response_filter *range, double *med_imp,
-                           double *med_perf, int *has_medians, struct err *e)
+                           const struct response_filter *range, double *med_imp, double *med_perf,
+                           int *has_medians, struct err *e)
 {
     struct customer_acc acc = {.st = st, .driver = d};
     double *imp = xcalloc(st->ntps + 1, sizeof(double));
@@ -380,13 +379,12 @@ int api_journey_drivers(struct req *req, struct app *app)
             arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:o, s:I, s:o}", "touchpoint", t->tp.key,
                            "name", t->tp.name, "phase", t->tp.phase, "importance",
                            opt_json(t->importance), "n", (json_int_t)t->npairs, "performance",
-                           opt_json(t->performance), "performance_n",
-                           (json_int_t)t->performance_n, "quadrant", json_opt_string(q)));
+                           opt_json(t->performance), "performance_n", (json_int_t)t->performance_n,
+                           "quadrant", json_opt_string(q)));
     }
     body = json_pack("{s:s, s:s, s:o, s:o, s:o, s:i, s:o}", "journey", st.j.key, "driver",
-                     driver_names[d], "from",
-                     range.has_from ? json_time(range.from) : json_null(), "to",
-                     range.has_to ? json_time(range.to) : json_null(), "median_importance",
+                     driver_names[d], "from", range.has_from ? json_time(range.from) : json_null(),
+                     "to", range.has_to ? json_time(range.to) : json_null(), "median_importance",
                      has_medians ? json_real(med_imp) : json_null(), "min_n", DRIVER_MIN_N,
                      "median_performance", has_medians ? json_real(med_perf) : json_null());
     json_object_set_new(body, "touchpoints", arr);
@@ -536,8 +534,7 @@ int api_journey_overview(struct req *req, struct app *app)
 
         if (isnan(v) || n < min_n)
             continue;
-        if (!best || v > nps_value(&best->cur, &bn) ||
-            (v == nps_value(&best->cur, &bn) && n > bn))
+        if (!best || v > nps_value(&best->cur, &bn) || (v == nps_value(&best->cur, &bn) && n > bn))
             best = t;
         if (!worst || v < nps_value(&worst->cur, &wn) ||
             (v == nps_value(&worst->cur, &wn) && n > wn))
@@ -592,8 +589,7 @@ int api_journey_overview(struct req *req, struct app *app)
     }
     /* 2. strong drivers performing below the journey median (the "fix" quadrant of the CSAT
      * key-driver analysis), most important first */
-    if (drivers_compute(app, &st, DRIVER_CSAT, &range, &med_imp, &med_perf, &has_medians, e) <
-        0)
+    if (drivers_compute(app, &st, DRIVER_CSAT, &range, &med_imp, &med_perf, &has_medians, e) < 0)
         goto done;
     for (;;) {
         const struct tp_stat *pick = NULL;
@@ -634,8 +630,8 @@ int api_journey_overview(struct req *req, struct app *app)
     }
 
     body = json_pack("{s:{s:s, s:s}, s:o, s:o, s:o, s:O}", "journey", "key", st.j.key, "name",
-                     st.j.name, "from", json_time(range.from), "to", json_time(range.to),
-                     "phases", phases, "total", json_null());
+                     st.j.name, "from", json_time(range.from), "to", json_time(range.to), "phases",
+                     phases, "total", json_null());
     json_object_set_new(body, "total", period_blocks(&st.total_cur, &st.total_prev, &ts, &jscope));
     {
         json_t *prev = json_object();

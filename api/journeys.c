@@ -10,20 +10,17 @@
 #include "validate.h"
 
 #define NAME_MAX_LEN 200
-#define PHASES_MAX 50
-
-
+#define PHASES_MAX   50
 
 static json_t *api_journey_render(const struct journey *j)
 {
     json_t *phases = json_array();
 
     for (size_t i = 0; i < j->nphases; i++)
-        json_array_append_new(phases, json_pack("{s:s, s:s, s:I}", "key", j->phases[i].key,
-                                                "name", j->phases[i].name, "position",
-                                                (json_int_t)i));
-    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "key", j->key, "name", j->name, "phases",
-                     phases, "created_at", json_time(j->created_at), "updated_at",
+        json_array_append_new(phases, json_pack("{s:s, s:s, s:I}", "key", j->phases[i].key, "name",
+                                                j->phases[i].name, "position", (json_int_t)i));
+    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "key", j->key, "name", j->name, "phases", phases,
+                     "created_at", json_time(j->created_at), "updated_at",
                      json_time(j->updated_at));
 }
 
@@ -59,8 +56,7 @@ static int journey_parse_phases(json_t *arr, struct phase **out, size_t *n, stru
     if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > PHASES_MAX)
         return err_field(e, "/phases", "must be an array of 1-%d phases", PHASES_MAX);
     phases = xcalloc(json_array_size(arr), sizeof(*phases));
-    json_array_foreach(arr, i, v)
-    {
+    json_array_foreach (arr, i, v) {
         char base[32];
         const char *key = NULL, *name = NULL;
 

@@ -11,8 +11,8 @@
 #include "validate.h"
 
 #define KEY_NAME_MAX 200
-#define ORIGINS_MAX 20
-#define ORIGIN_MAX 255
+#define ORIGINS_MAX  20
+#define ORIGIN_MAX   255
 
 static json_t *key_render(const struct api_key *k)
 {
@@ -81,8 +81,7 @@ int api_key_create(struct req *req, struct app *app)
         if (!json_is_array(origins) || json_array_size(origins) > ORIGINS_MAX) {
             err_field(e, "/origins", "must be an array of at most %d origins", ORIGINS_MAX);
         } else {
-            json_array_foreach(origins, i, v)
-            {
+            json_array_foreach (origins, i, v) {
                 if (!json_is_string(v) || !key_origin_ok(json_string_value(v))) {
                     char ptr[32];
 
@@ -98,8 +97,8 @@ int api_key_create(struct req *req, struct app *app)
     k.prefix = xstrdup(prefix);
     k.scope = xstrdup(scope);
     k.name = xstrdup(name);
-    k.origins = (origins && json_array_size(origins) > 0) ? json_dumps(origins, JSON_COMPACT)
-                                                          : NULL;
+    k.origins =
+        (origins && json_array_size(origins) > 0) ? json_dumps(origins, JSON_COMPACT) : NULL;
     ret = store_key_insert(app->store, &k, e);
     if (ret == 0) {
         out = key_render(&k);

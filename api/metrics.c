@@ -14,14 +14,23 @@
 #include "util.h"
 #include "validate.h"
 
-enum dim { DIM_JOURNEY, DIM_PHASE, DIM_TOUCHPOINT, DIM_CHANNEL, DIM_SEGMENT, DIM_DAY, DIM_WEEK,
-           DIM_MONTH, DIM_COUNT };
+enum dim {
+    DIM_JOURNEY,
+    DIM_PHASE,
+    DIM_TOUCHPOINT,
+    DIM_CHANNEL,
+    DIM_SEGMENT,
+    DIM_DAY,
+    DIM_WEEK,
+    DIM_MONTH,
+    DIM_COUNT
+};
 
 static const char *const dim_names[DIM_COUNT] = {"journey", "phase", "touchpoint", "channel",
                                                  "segment", "day",   "week",       "month"};
 
 #define GROUP_DIMS_MAX 2
-#define GROUPS_MAX 100000
+#define GROUPS_MAX     100000
 
 /* One output group: its dimension values, what it is known to be limited to, and counts. */
 struct group {
@@ -109,8 +118,8 @@ static const char *dim_value(enum dim d, const struct metric_row *row, char *buf
 /* Finds or creates the group of the values vals. journey (for phase groups, the phase's) and
  * phase are recorded on creation when the grouping fixes them. NULL when there are too many
  * groups. */
-static struct group *grouping_get(struct grouping *g, const char *const *vals,
-                                  const char *journey, const char *phase, int position)
+static struct group *grouping_get(struct grouping *g, const char *const *vals, const char *journey,
+                                  const char *phase, int position)
 {
     char id[512];
     size_t j, len = 0;
@@ -121,8 +130,7 @@ static struct group *grouping_get(struct grouping *g, const char *const *vals,
         /* \x1e marks null, \x1f separates; neither can occur in stored values */
         len += (size_t)snprintf(id + len, sizeof(id) - len, "%s%s%s\x1f",
                                 g->dims[i] == DIM_PHASE ? journey : "",
-                                g->dims[i] == DIM_PHASE ? "\x1f" : "",
-                                vals[i] ? vals[i] : "\x1e");
+                                g->dims[i] == DIM_PHASE ? "\x1f" : "", vals[i] ? vals[i] : "\x1e");
         if (len >= sizeof(id))
             len = sizeof(id) - 1;
         if (g->dims[i] == DIM_JOURNEY || g->dims[i] == DIM_PHASE || g->dims[i] == DIM_TOUCHPOINT)
@@ -270,8 +278,7 @@ static int grouping_fill(struct grouping *g, const struct response_filter *f, st
     }
     if (last - first > FILL_DAYS_MAX) {
         free(templates);
-        return err_param(e, "fill", "covers more than %d days; narrow from and to",
-                         FILL_DAYS_MAX);
+        return err_param(e, "fill", "covers more than %d days; narrow from and to", FILL_DAYS_MAX);
     }
     for (day = first; day <= last; day++) {
         time_key(g->dims[t], util_day_start(day) + 12 * 3600 * 1000LL, key, sizeof(key));
@@ -348,16 +355,16 @@ void api_metrics_blocks(json_t *obj, const struct hist *h)
                         json_pack("{s:o, s:o, s:I}", "mean", opt_real(ces.mean), "easy",
                                   opt_real(ces.easy), "n", (json_int_t)ces.n));
     json_object_set_new(obj, "expectation",
-                        json_pack("{s:o, s:I, s:I, s:I, s:I}", "index", opt_real(ex.index),
-                                  "below", (json_int_t)ex.below, "met", (json_int_t)ex.met,
-                                  "exceeded", (json_int_t)ex.exceeded, "n", (json_int_t)ex.n));
+                        json_pack("{s:o, s:I, s:I, s:I, s:I}", "index", opt_real(ex.index), "below",
+                                  (json_int_t)ex.below, "met", (json_int_t)ex.met, "exceeded",
+                                  (json_int_t)ex.exceeded, "n", (json_int_t)ex.n));
     for (int a = 0; a < RATING_AREAS; a++) {
         struct rating_result r;
 
         metrics_rating(h, (enum rating_area)a, &r);
-        json_object_set_new(ratings, metrics_rating_name((enum rating_area)a),
-                            json_pack("{s:o, s:I}", "mean", opt_real(r.mean), "n",
-                                      (json_int_t)r.n));
+        json_object_set_new(
+            ratings, metrics_rating_name((enum rating_area)a),
+            json_pack("{s:o, s:I}", "mean", opt_real(r.mean), "n", (json_int_t)r.n));
     }
     json_object_set_new(obj, "ratings", ratings);
 }
@@ -371,8 +378,9 @@ static int metrics_parse_group_by(const char *s, struct grouping *g, struct err 
     if (!s)
         return 0;
     if (strlen(s) >= sizeof(buf) || !*s)
-        return err_param(e, "group_by", "must name one or two of journey, phase, touchpoint, "
-                                        "channel, segment, day, week, month");
+        return err_param(e, "group_by",
+                         "must name one or two of journey, phase, touchpoint, "
+                         "channel, segment, day, week, month");
     snprintf(buf, sizeof(buf), "%s", s);
     for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         int found = -1;
@@ -381,15 +389,15 @@ static int metrics_parse_group_by(const char *s, struct grouping *g, struct err 
             if (strcmp(tok, dim_names[d]) == 0)
                 found = d;
         if (found < 0)
-            return err_param(e, "group_by", "unknown grouping %.32s; use journey, phase, "
-                                            "touchpoint, channel, segment, day, week or month",
+            return err_param(e, "group_by",
+                             "unknown grouping %.32s; use journey, phase, "
+                             "touchpoint, channel, segment, day, week or month",
                              tok);
         for (int i = 0; i < g->ndims; i++)
             if (g->dims[i] == (enum dim)found)
                 return err_param(e, "group_by", "%s is given twice", tok);
         if (g->ndims == GROUP_DIMS_MAX)
-            return err_param(e, "group_by", "at most %d groupings may be combined",
-                             GROUP_DIMS_MAX);
+            return err_param(e, "group_by", "at most %d groupings may be combined", GROUP_DIMS_MAX);
         g->dims[g->ndims++] = (enum dim)found;
     }
     if (g->ndims == 0 || s[strlen(s) - 1] == ',' || s[0] == ',' || strstr(s, ",,"))

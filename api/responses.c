@@ -13,21 +13,21 @@
 #include "util.h"
 #include "validate.h"
 
-#define COMMENT_MAX 5000
-#define LANGUAGE_MAX 35
-#define CUSTOMER_MAX 200
-#define SEGMENT_MAX 100
+#define COMMENT_MAX         5000
+#define LANGUAGE_MAX        35
+#define CUSTOMER_MAX        200
+#define SEGMENT_MAX         100
 #define PROPERTIES_MAX_KEYS 50
-#define PROPERTY_KEY_MAX 64
-#define PROPERTY_VALUE_MAX 500
-#define IDEM_KEY_MAX 255
-#define FUTURE_SKEW_MS (5 * 60 * 1000)
-#define SUBMITTED_MIN_MS 946684800000LL /* 2000-01-01T00:00:00Z */
-#define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define PROPERTY_KEY_MAX    64
+#define PROPERTY_VALUE_MAX  500
+#define IDEM_KEY_MAX        255
+#define FUTURE_SKEW_MS      (5 * 60 * 1000)
+#define SUBMITTED_MIN_MS    946684800000LL /* 2000-01-01T00:00:00Z */
+#define LIST_DEFAULT        100
+#define LIST_MAX            1000
 
-static const char *const channels[] = {"web", "email", "sms", "phone", "store",
-                                       "chat", "app", "api", NULL};
+static const char *const channels[] = {"web",  "email", "sms", "phone", "store",
+                                       "chat", "app",   "api", NULL};
 
 static int response_channel_ok(const char *s)
 {
@@ -86,9 +86,8 @@ json_t *api_response_render(const struct response *r)
             : json_string(metrics_expectation_name((enum expectation)r->expectation)),
         "ratings", ratings, "comment", json_opt_string(r->comment), "channel",
         json_opt_string(r->channel), "language", json_opt_string(r->language), "customer",
-        json_opt_string(r->customer), "segment", json_opt_string(r->segment), "properties",
-        props, "submitted_at", json_time(r->submitted_at), "received_at",
-        json_time(r->received_at));
+        json_opt_string(r->customer), "segment", json_opt_string(r->segment), "properties", props,
+        "submitted_at", json_time(r->submitted_at), "received_at", json_time(r->received_at));
 #undef OPT_INT
     return obj;
 }
@@ -105,15 +104,14 @@ static int response_parse_properties(json_t *v, char **out, struct err *e)
         return err_field(e, "/properties", "must be a flat JSON object");
     if (json_object_size(v) > PROPERTIES_MAX_KEYS)
         return err_field(e, "/properties", "must have at most %d members", PROPERTIES_MAX_KEYS);
-    json_object_foreach(v, name, val)
-    {
+    json_object_foreach (v, name, val) {
         char ptr[128];
 
         snprintf(ptr, sizeof(ptr), "/properties/%.64s", name);
         if (strlen(name) == 0 || strlen(name) > PROPERTY_KEY_MAX ||
             !util_valid_text(name, PROPERTY_KEY_MAX))
-            ret = err_field(e, ptr, "property names must be 1-%d printable bytes",
-                            PROPERTY_KEY_MAX);
+            ret =
+                err_field(e, ptr, "property names must be 1-%d printable bytes", PROPERTY_KEY_MAX);
         else if (json_is_object(val) || json_is_array(val))
             ret = err_field(e, ptr, "must be a string, number, boolean or null (flat object)");
         else if (json_is_string(val) && json_string_length(val) > PROPERTY_VALUE_MAX)
@@ -128,7 +126,7 @@ static int response_parse_properties(json_t *v, char **out, struct err *e)
 static int response_parse(json_t *obj, const char *base, struct response *r, struct err *e)
 {
     static const char *const allowed[] = {
-        "touchpoint", "nps",      "csat",     "ces",     "expectation", "ratings",     "comment",
+        "touchpoint", "nps",      "csat",     "ces",     "expectation", "ratings",      "comment",
         "channel",    "language", "customer", "segment", "properties",  "submitted_at", NULL};
     static const char *const areas[] = {"interaction", "content", "recovery", "value", NULL};
     const char *touchpoint, *expectation, *comment, *channel, *language, *customer, *segment,
@@ -234,8 +232,7 @@ static char *response_render_body(const struct response *rs, size_t n, void *ctx
 
 /* Replies 201 with a created body; id (single responses) gives the Location, or 0 to read it
  * from the body (a replayed answer). */
-static void response_reply_created(struct req *req, char *body, int status, int batch,
-                                   int64_t id)
+static void response_reply_created(struct req *req, char *body, int status, int batch, int64_t id)
 {
     char location[64];
 
@@ -285,8 +282,8 @@ static int response_replay(struct req *req, struct app *app, const struct idem *
     char *body = NULL;
     int status, found;
 
-    found = store_idem_get(app->store, idem->principal, idem->key, hash, &status, &body,
-                           req_err(req));
+    found =
+        store_idem_get(app->store, idem->principal, idem->key, hash, &status, &body, req_err(req));
     if (found <= 0)
         return found;
     if (!util_ct_equal(hash, idem->hash, SHA256_LEN)) {
@@ -423,15 +420,13 @@ int api_responses_batch(struct req *req, struct app *app)
     if (v_object(body, "", allowed, e) < 0 && !json_is_object(body))
         return -1;
     items = json_object_get(body, "items");
-    if (!json_is_array(items) || json_array_size(items) == 0 ||
-        json_array_size(items) > BATCH_MAX)
+    if (!json_is_array(items) || json_array_size(items) == 0 || json_array_size(items) > BATCH_MAX)
         return err_field(e, "/items", "must be an array of 1-%d responses", BATCH_MAX);
     if (e->code != ERR_NONE)
         return -1;
     n = json_array_size(items);
     rs = xcalloc(n, sizeof(*rs));
-    json_array_foreach(items, i, v)
-    {
+    json_array_foreach (items, i, v) {
         char base[32];
 
         snprintf(base, sizeof(base), "/items/%zu", i);
@@ -452,8 +447,7 @@ static int response_id(struct req *req, int64_t *id)
     long long v;
 
     if (util_parse_int(req_param(req, 0), 1, INT64_MAX, &v) < 0)
-        return err_set(req_err(req), ERR_NOT_FOUND, "response %.32s not found",
-                       req_param(req, 0));
+        return err_set(req_err(req), ERR_NOT_FOUND, "response %.32s not found", req_param(req, 0));
     *id = v;
     return 0;
 }

@@ -94,9 +94,9 @@ void targets_annotate(json_t *group, const struct target_set *ts, const struct s
 static json_t *target_render(const struct target *t)
 {
     return json_pack("{s:I, s:s, s:f, s:o, s:o, s:o, s:o}", "id", (json_int_t)t->id, "metric",
-                     t->metric, "value", t->value, "journey", json_opt_string(t->journey),
-                     "phase", json_opt_string(t->phase), "touchpoint",
-                     json_opt_string(t->touchpoint), "created_at", json_time(t->created_at));
+                     t->metric, "value", t->value, "journey", json_opt_string(t->journey), "phase",
+                     json_opt_string(t->phase), "touchpoint", json_opt_string(t->touchpoint),
+                     "created_at", json_time(t->created_at));
 }
 
 int api_targets_list(struct req *req, struct app *app)
@@ -116,8 +116,8 @@ int api_targets_list(struct req *req, struct app *app)
 
 int api_target_create(struct req *req, struct app *app)
 {
-    static const char *const allowed[] = {"metric", "value", "journey", "phase", "touchpoint",
-                                          NULL};
+    static const char *const allowed[] = {"metric", "value",      "journey",
+                                          "phase",  "touchpoint", NULL};
     json_t *body = req_json(req), *value;
     struct err *e = req_err(req);
     const char *metric, *journey, *phase, *touchpoint;
@@ -167,8 +167,7 @@ int api_target_delete(struct req *req, struct app *app)
     long long id;
 
     if (util_parse_int(req_param(req, 0), 1, INT64_MAX, &id) < 0)
-        return err_set(req_err(req), ERR_NOT_FOUND, "target %.32s not found",
-                       req_param(req, 0));
+        return err_set(req_err(req), ERR_NOT_FOUND, "target %.32s not found", req_param(req, 0));
     if (store_target_delete(app->store, id, req_err(req)) < 0)
         return -1;
     req_reply_json(req, HTTP_NO_CONTENT, NULL);

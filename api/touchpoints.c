@@ -10,16 +10,16 @@
 #include "util.h"
 #include "validate.h"
 
-#define NAME_MAX_LEN 200
+#define NAME_MAX_LEN    200
 #define DESCRIPTION_MAX 2000
-#define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define LIST_DEFAULT    100
+#define LIST_MAX        1000
 
 static json_t *touchpoint_render(const struct touchpoint *t)
 {
     return json_pack("{s:s, s:s, s:o, s:s, s:s, s:o, s:o}", "key", t->key, "name", t->name,
-                     "description", json_opt_string(t->description), "journey", t->journey,
-                     "phase", t->phase, "created_at", json_time(t->created_at), "updated_at",
+                     "description", json_opt_string(t->description), "journey", t->journey, "phase",
+                     t->phase, "created_at", json_time(t->created_at), "updated_at",
                      json_time(t->updated_at));
 }
 
@@ -91,8 +91,7 @@ static int touchpoint_reply(struct req *req, struct app *app, const char *key, i
 
 int api_touchpoint_create(struct req *req, struct app *app)
 {
-    static const char *const allowed[] = {"key", "name", "journey", "phase", "description",
-                                          NULL};
+    static const char *const allowed[] = {"key", "name", "journey", "phase", "description", NULL};
     json_t *body = req_json(req);
     struct err *e = req_err(req);
     const char *key, *name, *journey, *phase, *description;

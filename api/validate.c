@@ -16,8 +16,8 @@ int valid_key(const char *s)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                 (i > 0 && (c == '-' || c == '_'));
+        int ok =
+            (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (i > 0 && (c == '-' || c == '_'));
 
         if (!ok)
             return 0;
@@ -33,8 +33,7 @@ int v_object(json_t *obj, const char *base, const char *const *allowed, struct e
 
     if (!json_is_object(obj))
         return err_field(e, base, "must be a JSON object");
-    json_object_foreach(obj, name, v)
-    {
+    json_object_foreach (obj, name, v) {
         int ok = 0;
 
         for (const char *const *a = allowed; *a; a++)

@@ -53,8 +53,7 @@ static int auth_origin_allowed(const char *origins, const char *origin)
         json_decref(list);
         return 1;
     }
-    json_array_foreach(list, i, v)
-    {
+    json_array_foreach (list, i, v) {
         if (json_is_string(v) && strcasecmp(json_string_value(v), origin) == 0)
             ok = 1;
     }
@@ -142,8 +141,8 @@ done:
     return ret;
 }
 
-int auth_check(struct auth *a, const char *authorization, const char *origin,
-               char *principal, size_t plen, unsigned *perms, struct err *e)
+int auth_check(struct auth *a, const char *authorization, const char *origin, char *principal,
+               size_t plen, unsigned *perms, struct err *e)
 {
     unsigned char hash[SHA256_LEN];
     char prefix[AUTH_PREFIX_LEN + 1];

@@ -28,7 +28,7 @@ enum perm {
 unsigned auth_scope_perms(const char *scope);
 
 /* Key text: "plk_" + 12 hex prefix + "_" + 43 base64url secret characters. */
-#define AUTH_KEY_LEN 60
+#define AUTH_KEY_LEN    60
 #define AUTH_PREFIX_LEN 12
 
 /* Makes a fresh key: key (AUTH_KEY_LEN + 1 bytes), its public prefix (AUTH_PREFIX_LEN + 1) and
@@ -66,7 +66,7 @@ void auth_release(struct auth *a);
  * (may be NULL). On success fills principal (an identity for idempotency and logs) and perms.
  * ERR_UNAUTHORIZED for a missing or unknown key, ERR_FORBIDDEN for an origin the key is not
  * bound to. */
-int auth_check(struct auth *a, const char *authorization, const char *origin,
-               char *principal, size_t plen, unsigned *perms, struct err *e);
+int auth_check(struct auth *a, const char *authorization, const char *origin, char *principal,
+               size_t plen, unsigned *perms, struct err *e);
 
 #endif

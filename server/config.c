@@ -75,8 +75,8 @@ static int config_set(struct config *c, const struct option_def *o, const char *
     case OPT_SIZE:
     case OPT_UINT:
         if (util_parse_int(value, o->min, o->max, &v) < 0)
-            return err_set(e, ERR_BAD_REQUEST, "%s must be an integer %lld-%lld, not %.40s",
-                           source, o->min, o->max, value);
+            return err_set(e, ERR_BAD_REQUEST, "%s must be an integer %lld-%lld, not %.40s", source,
+                           o->min, o->max, value);
         if (o->type == OPT_SIZE)
             *(size_t *)(void *)base = (size_t)v;
         else
@@ -168,9 +168,9 @@ const char *config_usage(void)
                            "  polku --help | --version\n\n"
                            "Options (each also from the environment variable shown):\n");
     for (size_t i = 0; i < sizeof(options) / sizeof(options[0]) && len < sizeof(text); i++)
-        len += (size_t)snprintf(text + len, sizeof(text) - len, "  %-22s %-26s %s\n",
-                                options[i].flag, options[i].env ? options[i].env : "",
-                                options[i].help);
+        len +=
+            (size_t)snprintf(text + len, sizeof(text) - len, "  %-22s %-26s %s\n", options[i].flag,
+                             options[i].env ? options[i].env : "", options[i].help);
     if (len < sizeof(text))
         snprintf(text + len, sizeof(text) - len,
                  "\n  POLKU_ADMIN_KEY (environment only): accepted as an admin key. Without it, "

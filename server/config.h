@@ -9,14 +9,14 @@
 #include "err.h"
 
 struct config {
-    char *listen;       /* POLKU_LISTEN, --listen: host:port */
-    char *db;           /* POLKU_DB, --db */
-    char *tz;           /* POLKU_TZ, --tz: reporting time zone (IANA name) */
-    char *admin_key;    /* POLKU_ADMIN_KEY (environment only: flags show in ps) */
-    char *cors_origins; /* POLKU_CORS_ORIGINS, --cors-origins */
-    size_t body_limit;  /* POLKU_BODY_LIMIT, --body-limit: bytes */
+    char *listen;            /* POLKU_LISTEN, --listen: host:port */
+    char *db;                /* POLKU_DB, --db */
+    char *tz;                /* POLKU_TZ, --tz: reporting time zone (IANA name) */
+    char *admin_key;         /* POLKU_ADMIN_KEY (environment only: flags show in ps) */
+    char *cors_origins;      /* POLKU_CORS_ORIGINS, --cors-origins */
+    size_t body_limit;       /* POLKU_BODY_LIMIT, --body-limit: bytes */
     size_t batch_body_limit; /* POLKU_BATCH_BODY_LIMIT, --batch-body-limit: bytes */
-    char *commit_mode;  /* POLKU_COMMIT_MODE, --commit-mode: group or each */
+    char *commit_mode;       /* POLKU_COMMIT_MODE, --commit-mode: group or each */
     unsigned threads, max_connections, per_ip_connections, timeout_s;
     int access_log;
     /* key create */

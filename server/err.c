@@ -111,9 +111,9 @@ json_t *err_problem(const struct err *e)
     json_t *doc;
 
     snprintf(type, sizeof(type), "/problems/%s", err_rows[code].slug);
-    doc = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", err_rows[code].title, "status",
-                    err_rows[code].status, "detail",
-                    e->detail[0] ? e->detail : err_rows[code].title);
+    doc =
+        json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", err_rows[code].title, "status",
+                  err_rows[code].status, "detail", e->detail[0] ? e->detail : err_rows[code].title);
     if (e->fields) {
         json_object_set(doc, "errors", e->fields);
         if (e->nfields > ERR_MAX_FIELDS)

@@ -12,7 +12,7 @@
 /* X(code, http status, problem type slug, title) */
 #define ERR_TABLE(X)                                                                               \
     X(ERR_NONE, 200, "none", "No error")                                                           \
-    X(ERR_BAD_JSON, 400, "malformed-json", "Malformed JSON")                                      \
+    X(ERR_BAD_JSON, 400, "malformed-json", "Malformed JSON")                                       \
     X(ERR_BAD_REQUEST, 400, "bad-request", "Bad request")                                          \
     X(ERR_UNAUTHORIZED, 401, "unauthorized", "Missing or invalid API key")                         \
     X(ERR_FORBIDDEN, 403, "forbidden", "API key lacks the scope for this operation")               \
@@ -23,9 +23,9 @@
     X(ERR_MEDIA_TYPE, 415, "unsupported-media-type", "Request body must be application/json")      \
     X(ERR_VALIDATION, 422, "validation-error", "Request body is invalid")                          \
     X(ERR_IDEMPOTENCY, 422, "idempotency-key-reused",                                              \
-      "Idempotency-Key was already used with another request")                                    \
+      "Idempotency-Key was already used with another request")                                     \
     X(ERR_RATE_LIMIT, 429, "rate-limited", "Too many requests")                                    \
-    X(ERR_UNAVAILABLE, 503, "unavailable", "Service unavailable")                               \
+    X(ERR_UNAVAILABLE, 503, "unavailable", "Service unavailable")                                  \
     X(ERR_INTERNAL, 500, "internal", "Internal error")
 
 #define ERR_ENUM(code, status, slug, title) code,

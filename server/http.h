@@ -39,13 +39,13 @@ struct req;
 struct http;
 
 struct http_config {
-    const char *listen;   /* "host:port"; port 0 picks a free port */
-    size_t body_limit;    /* bytes */
-    unsigned threads;     /* polling threads */
-    unsigned conn_limit;  /* connections at once */
+    const char *listen;  /* "host:port"; port 0 picks a free port */
+    size_t body_limit;   /* bytes */
+    unsigned threads;    /* polling threads */
+    unsigned conn_limit; /* connections at once */
     unsigned per_ip_limit;
-    unsigned timeout_s;   /* idle connection timeout */
-    int access_log;       /* log one line per request */
+    unsigned timeout_s; /* idle connection timeout */
+    int access_log;     /* log one line per request */
     /* The body limit for a request, when it differs from body_limit (0: use body_limit). */
     size_t (*body_limit_for)(const char *method, const char *path, void *ctx);
     /* Called once per request with the whole body collected; must set a reply or suspend. */

@@ -153,8 +153,8 @@ static int main_serve(const struct config *c, struct err *e)
     if (http_start(&hc, &h, e) < 0)
         goto done;
     log_event("listening", "{s:s, s:i, s:s, s:s, s:s, s:s}", "listen", c->listen, "port",
-              (int)http_port(h), "db", c->db, "tz", c->tz, "commit_mode", c->commit_mode,
-              "version", POLKU_VERSION);
+              (int)http_port(h), "db", c->db, "tz", c->tz, "commit_mode", c->commit_mode, "version",
+              POLKU_VERSION);
     while (sigwait(&sigs, &sig) != 0)
         ;
     log_event("stopping", "{s:i}", "signal", sig);

@@ -9,7 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum rating_area { RATING_INTERACTION, RATING_CONTENT, RATING_RECOVERY, RATING_VALUE, RATING_AREAS };
+enum rating_area {
+    RATING_INTERACTION,
+    RATING_CONTENT,
+    RATING_RECOVERY,
+    RATING_VALUE,
+    RATING_AREAS
+};
 enum expectation { EXPECT_BELOW, EXPECT_MET, EXPECT_EXCEEDED, EXPECT_VALUES };
 
 /* Counts for one group of responses. Index i of csat is score i+1 (likewise ces, ratings). */

@@ -93,8 +93,8 @@ static int router_origin_allowed(const struct router *rt, const char *origin)
 
 static const char *router_method_name(enum http_method m)
 {
-    static const char *const names[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE",
-                                        "OPTIONS", "OTHER"};
+    static const char *const names[] = {"GET",   "HEAD",   "POST",    "PUT",
+                                        "PATCH", "DELETE", "OPTIONS", "OTHER"};
     return names[m];
 }
 
@@ -295,8 +295,8 @@ void router_dispatch(struct req *req, void *ctx)
             }
             return;
         } else {
-            err_set(e, ERR_METHOD, "%s is not allowed on %.200s; allowed: %s",
-                    req_method_name(req), req_path(req), allow);
+            err_set(e, ERR_METHOD, "%s is not allowed on %.200s; allowed: %s", req_method_name(req),
+                    req_path(req), allow);
             router_fail(req, e);
             req_add_header(req, "Allow", allow);
             return;

@@ -42,8 +42,7 @@ int store_sqlerr(struct err *e, sqlite3 *db, int rc, const char *what)
     }
 }
 
-int store_delete_id(struct store *s, const char *sql, int64_t id, const char *what,
-                    struct err *e)
+int store_delete_id(struct store *s, const char *sql, int64_t id, const char *what, struct err *e)
 {
     struct conn *c = writer_begin(s, e);
     sqlite3_stmt *st;
@@ -69,8 +68,7 @@ done:
 }
 
 int stmt_collect(struct conn *c, sqlite3_stmt *st, void **items, size_t *n, size_t size,
-                 void (*from_row)(sqlite3_stmt *st, void *item), const char *what,
-                 struct err *e)
+                 void (*from_row)(sqlite3_stmt *st, void *item), const char *what, struct err *e)
 {
     size_t cap = *n;
     int rc;
@@ -279,8 +277,8 @@ static int store_migrate(struct store *s, struct err *e)
         return err_set(e, ERR_UNAVAILABLE, "cannot read the schema version of %s", s->path);
     if ((size_t)version > schema_count)
         return err_set(e, ERR_UNAVAILABLE,
-                       "database %s has schema %d, newer than this binary's %zu", s->path,
-                       version, schema_count);
+                       "database %s has schema %d, newer than this binary's %zu", s->path, version,
+                       schema_count);
     for (size_t i = (size_t)version; i < schema_count; i++) {
         if (!writer_begin(s, e))
             return -1;
@@ -422,8 +420,8 @@ int store_response_insert(struct store *s, struct response *r, const struct idem
                           struct err *e)
 {
     struct write_wait ww = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    struct store_write w = {.responses = r, .n = 1, .idem = idem, .done = write_wait_done,
-                            .ctx = &ww};
+    struct store_write w = {
+        .responses = r, .n = 1, .idem = idem, .done = write_wait_done, .ctx = &ww};
 
     store_write_submit(s, &w);
     pthread_mutex_lock(&ww.lock);
@@ -534,8 +532,8 @@ static int rollup_check_tz(struct store *s, struct err *e)
     int rc, found = 0, same = 0;
 
     rc = sqlite3_prepare_v2(s->writer->db,
-                            "SELECT value = polku_tz() FROM meta WHERE name = 'rollup_tz'", -1,
-                            &st, NULL);
+                            "SELECT value = polku_tz() FROM meta WHERE name = 'rollup_tz'", -1, &st,
+                            NULL);
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         found = 1;
         same = sqlite3_column_int(st, 0);

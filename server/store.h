@@ -96,8 +96,7 @@ struct touchpoint_filter {
 /* Touchpoints in key order. *items is new. */
 int store_touchpoints_list(struct store *s, const struct touchpoint_filter *f,
                            struct touchpoint **items, size_t *n, struct err *e);
-int store_touchpoint_get(struct store *s, const char *key, struct touchpoint *out,
-                         struct err *e);
+int store_touchpoint_get(struct store *s, const char *key, struct touchpoint *out, struct err *e);
 /* Creates t (key, name, description, journey, phase). ERR_CONFLICT for a duplicate key;
  * ERR_VALIDATION (pointer /journey or /phase) for an unknown journey or phase. */
 int store_touchpoint_create(struct store *s, struct touchpoint *t, struct err *e);
@@ -116,12 +115,12 @@ int store_touchpoint_delete(struct store *s, const char *key, struct err *e);
 struct response {
     int64_t id;
     char *touchpoint;
-    char *journey; /* filled by the store */
-    char *phase;   /* filled by the store */
+    char *journey;                   /* filled by the store */
+    char *phase;                     /* filled by the store */
     int nps, csat, ces, expectation; /* RESPONSE_ABSENT or the value (expectation: enum) */
     int rating[RATING_AREAS];        /* RESPONSE_ABSENT or 1-5 */
     char *comment, *channel, *language, *customer, *segment;
-    char *properties; /* compact JSON object text, or NULL */
+    char *properties;     /* compact JSON object text, or NULL */
     int64_t submitted_at; /* -1 until given: the store then uses the time of receipt */
     int64_t received_at;
 };
@@ -177,13 +176,13 @@ int store_response_insert(struct store *s, struct response *r, const struct idem
 int store_response_get(struct store *s, int64_t id, struct response *out, struct err *e);
 int store_response_delete(struct store *s, int64_t id, struct err *e);
 /* Responses matching f in id order, at most f->limit. *items is new. */
-int store_responses_list(struct store *s, const struct response_filter *f,
-                         struct response **items, size_t *n, struct err *e);
+int store_responses_list(struct store *s, const struct response_filter *f, struct response **items,
+                         size_t *n, struct err *e);
 
 /* Looks up a recorded Idempotency-Key. Returns 1 and fills hash, status, *body (new) when
  * found, 0 when not, -1 on error. */
-int store_idem_get(struct store *s, const char *principal, const char *key,
-                   unsigned char hash[32], int *status, char **body, struct err *e);
+int store_idem_get(struct store *s, const char *principal, const char *key, unsigned char hash[32],
+                   int *status, char **body, struct err *e);
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 

@@ -79,8 +79,7 @@ int store_journeys_list(struct store *s, struct journey **items, size_t *n, stru
     *n = 0;
     if (!c)
         return -1;
-    st = conn_stmt(c, "SELECT id, key, name, created_at, updated_at FROM journeys ORDER BY key",
-                   e);
+    st = conn_stmt(c, "SELECT id, key, name, created_at, updated_at FROM journeys ORDER BY key", e);
     if (!st || stmt_collect(c, st, (void **)items, n, sizeof(**items), journey_from_row,
                             "journey list", e) < 0)
         goto done;
@@ -97,8 +96,8 @@ done:
 /* Loads journey key into out; 0, or -1 with ERR_NOT_FOUND. */
 static int journey_get_on(struct conn *c, const char *key, struct journey *out, struct err *e)
 {
-    sqlite3_stmt *st = conn_stmt(
-        c, "SELECT id, key, name, created_at, updated_at FROM journeys WHERE key = ?", e);
+    sqlite3_stmt *st =
+        conn_stmt(c, "SELECT id, key, name, created_at, updated_at FROM journeys WHERE key = ?", e);
     int rc;
 
     if (!st)
@@ -226,8 +225,8 @@ int store_journey_update(struct store *s, const char *key, const char *name,
         return -1;
     if (journey_get_on(c, key, &j, e) < 0)
         goto done;
-    st = conn_stmt(c,
-                   "UPDATE journeys SET name = coalesce(?, name), updated_at = ? WHERE id = ?", e);
+    st = conn_stmt(c, "UPDATE journeys SET name = coalesce(?, name), updated_at = ? WHERE id = ?",
+                   e);
     if (!st)
         goto done;
     bind_text(st, 1, name);
@@ -300,8 +299,9 @@ done:
 /* ---- touchpoints -------------------------------------------------------------------------- */
 
 #define TP_SELECT                                                                                  \
-    "SELECT t.id, t.key, t.name, t.description, j.key, p.key, t.created_at, t.updated_at "        \
-    "FROM touchpoints t JOIN phases p ON p.id = t.phase_id JOIN journeys j ON j.id = p.journey_id "
+    "SELECT t.id, t.key, t.name, t.description, j.key, p.key, t.created_at, t.updated_at "         \
+    "FROM touchpoints t JOIN phases p ON p.id = t.phase_id JOIN journeys j ON j.id = "             \
+    "p.journey_id "
 
 static void touchpoint_from_row(sqlite3_stmt *st, void *item)
 {
@@ -344,8 +344,7 @@ int store_touchpoints_list(struct store *s, const struct touchpoint_filter *f,
     return ret;
 }
 
-static int touchpoint_get_on(struct conn *c, const char *key, struct touchpoint *out,
-                             struct err *e)
+static int touchpoint_get_on(struct conn *c, const char *key, struct touchpoint *out, struct err *e)
 {
     sqlite3_stmt *st = conn_stmt(c, TP_SELECT "WHERE t.key = ?", e);
     int rc;
@@ -449,7 +448,8 @@ done:
 
 static int touchpoint_has_responses(struct conn *c, int64_t id, int *has, struct err *e)
 {
-    sqlite3_stmt *st = conn_stmt(c, "SELECT EXISTS (SELECT 1 FROM responses WHERE touchpoint_id = ?)", e);
+    sqlite3_stmt *st =
+        conn_stmt(c, "SELECT EXISTS (SELECT 1 FROM responses WHERE touchpoint_id = ?)", e);
     int rc;
 
     if (!st)

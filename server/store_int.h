@@ -68,13 +68,11 @@ int store_sqlerr(struct err *e, sqlite3 *db, int rc, const char *what);
 
 /* Runs sql (a DELETE with one parameter, the id) in a write transaction of its own;
  * ERR_NOT_FOUND ("<what> <id> not found") when no row went. */
-int store_delete_id(struct store *s, const char *sql, int64_t id, const char *what,
-                    struct err *e);
+int store_delete_id(struct store *s, const char *sql, int64_t id, const char *what, struct err *e);
 /* Steps st to the end, appending each row to *items (elements of size bytes, grown as needed)
  * through from_row. */
 int stmt_collect(struct conn *c, sqlite3_stmt *st, void **items, size_t *n, size_t size,
-                 void (*from_row)(sqlite3_stmt *st, void *item), const char *what,
-                 struct err *e);
+                 void (*from_row)(sqlite3_stmt *st, void *item), const char *what, struct err *e);
 
 /* Binding helpers: NULL strings bind SQL NULL. */
 void bind_text(sqlite3_stmt *st, int i, const char *s);

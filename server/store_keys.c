@@ -110,8 +110,7 @@ int store_keys_list(struct store *s, struct api_key **items, size_t *n, struct e
         return -1;
     st = conn_stmt(c, "SELECT " KEY_COLS " FROM api_keys ORDER BY id", e);
     if (st)
-        ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), key_from_row, "key list",
-                           e);
+        ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), key_from_row, "key list", e);
     reader_put(s, c);
     return ret;
 }

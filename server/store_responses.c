@@ -36,18 +36,17 @@ void response_release(struct response *r)
 }
 
 #define RESPONSE_FROM                                                                              \
-    " FROM responses r JOIN touchpoints t ON t.id = r.touchpoint_id "                             \
+    " FROM responses r JOIN touchpoints t ON t.id = r.touchpoint_id "                              \
     "JOIN phases p ON p.id = t.phase_id JOIN journeys j ON j.id = p.journey_id "
 
 #define RESPONSE_SELECT                                                                            \
-    "SELECT r.id, t.key, j.key, p.key, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "    \
-    "r.r_content, r.r_recovery, r.r_value, r.comment, r.channel, r.language, r.customer, "        \
+    "SELECT r.id, t.key, j.key, p.key, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "     \
+    "r.r_content, r.r_recovery, r.r_value, r.comment, r.channel, r.language, r.customer, "         \
     "r.segment, r.properties, r.submitted_at, r.received_at" RESPONSE_FROM
 
 static int col_opt_int(sqlite3_stmt *st, int i)
 {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? RESPONSE_ABSENT
-                                                      : sqlite3_column_int(st, i);
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? RESPONSE_ABSENT : sqlite3_column_int(st, i);
 }
 
 static void response_from_row(sqlite3_stmt *st, void *item)
@@ -142,8 +141,8 @@ int store_response_get(struct store *s, int64_t id, struct response *out, struct
 
 /* Records idem with the body rendered from the n stored responses. ERR_CONFLICT when the key
  * exists already. */
-static int idem_insert(struct conn *c, const struct idem *idem, const struct response *r,
-                       size_t n, struct err *e)
+static int idem_insert(struct conn *c, const struct idem *idem, const struct response *r, size_t n,
+                       struct err *e)
 {
     sqlite3_stmt *st;
     char *body = NULL;
@@ -178,8 +177,8 @@ done:
 }
 
 /* Inserts one response on the writer's connection. */
-static int response_insert_on(struct conn *c, struct response *r, const char *pointer,
-                              int64_t now, struct err *e)
+static int response_insert_on(struct conn *c, struct response *r, const char *pointer, int64_t now,
+                              struct err *e)
 {
     sqlite3_stmt *st;
     int64_t tp_id;
@@ -259,8 +258,8 @@ int store_response_delete(struct store *s, int64_t id, struct err *e)
     return store_delete_id(s, "DELETE FROM responses WHERE id = ?", id, "response", e);
 }
 
-int store_responses_list(struct store *s, const struct response_filter *f,
-                         struct response **items, size_t *n, struct err *e)
+int store_responses_list(struct store *s, const struct response_filter *f, struct response **items,
+                         size_t *n, struct err *e)
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st = NULL;
@@ -298,8 +297,8 @@ done:
     return ret;
 }
 
-int store_idem_get(struct store *s, const char *principal, const char *key,
-                   unsigned char hash[32], int *status, char **body, struct err *e)
+int store_idem_get(struct store *s, const char *principal, const char *key, unsigned char hash[32],
+                   int *status, char **body, struct err *e)
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st;
@@ -343,8 +342,8 @@ done:
  * transaction, so the parts form one consistent snapshot.
  */
 
-#define DAY_MIN (-1000000LL)
-#define DAY_MAX 10000000LL
+#define DAY_MIN   (-1000000LL)
+#define DAY_MAX   10000000LL
 #define HIST_COLS 47 /* n, nps 0-10, csat 1-5, ces 1-7, expectation x3, ratings 4 x 5 */
 
 static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
@@ -420,13 +419,12 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
 
 /* Raw responses with submitted_at in [from, to). */
 static int scan_raw(struct conn *c, const struct response_filter *f, int64_t from, int64_t to,
-                    void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
-                    struct err *e)
+                    void (*cb)(const struct metric_row *row, void *ctx), void *ctx, struct err *e)
 {
-    char sql[1024] = SCAN_DIMS "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, "
-                               "r.r_interaction, r.r_content, r.r_recovery, r.r_value "
-                               "FROM responses" SCAN_JOIN
-                               "WHERE r.submitted_at >= ? AND r.submitted_at < ?";
+    char sql[1024] =
+        SCAN_DIMS "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, "
+                  "r.r_interaction, r.r_content, r.r_recovery, r.r_value "
+                  "FROM responses" SCAN_JOIN "WHERE r.submitted_at >= ? AND r.submitted_at < ?";
     sqlite3_stmt *st = NULL;
     int rc;
 

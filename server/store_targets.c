@@ -20,8 +20,8 @@ void target_release(struct target *t)
 }
 
 #define TARGET_SELECT                                                                              \
-    "SELECT t.id, t.metric, t.value, j.key, p.key, tp.key, t.created_at FROM targets t "          \
-    "LEFT JOIN journeys j ON j.id = t.journey_id LEFT JOIN phases p ON p.id = t.phase_id "        \
+    "SELECT t.id, t.metric, t.value, j.key, p.key, tp.key, t.created_at FROM targets t "           \
+    "LEFT JOIN journeys j ON j.id = t.journey_id LEFT JOIN phases p ON p.id = t.phase_id "         \
     "LEFT JOIN touchpoints tp ON tp.id = t.touchpoint_id "
 
 static void target_from_row(sqlite3_stmt *st, void *item)
@@ -57,8 +57,8 @@ int store_targets_list(struct store *s, struct target **items, size_t *n, struct
 
 /* Runs a one-column id lookup; 1 found (id set), 0 not found, -1 error. With unique, a second
  * row makes it ambiguous (2). */
-static int lookup_id(struct conn *c, const char *sql, const char *a, const char *b,
-                     int64_t *id, struct err *e)
+static int lookup_id(struct conn *c, const char *sql, const char *a, const char *b, int64_t *id,
+                     struct err *e)
 {
     sqlite3_stmt *st = conn_stmt(c, sql, e);
     int rc, found = 0;
@@ -110,8 +110,8 @@ int store_target_create(struct store *s, struct target *t, struct err *e)
                               "WHERE j.key = ? AND p.key = ?",
                               t->journey, t->phase, &phase_id, e);
         else
-            found = lookup_id(c, "SELECT id FROM phases WHERE key = ?", t->phase, NULL,
-                              &phase_id, e);
+            found =
+                lookup_id(c, "SELECT id FROM phases WHERE key = ?", t->phase, NULL, &phase_id, e);
         if (found < 0)
             goto done;
         if (found == 0) {
@@ -123,8 +123,8 @@ int store_target_create(struct store *s, struct target *t, struct err *e)
             goto done;
         }
     } else if (t->journey) {
-        found = lookup_id(c, "SELECT id FROM journeys WHERE key = ?", t->journey, NULL,
-                          &journey_id, e);
+        found =
+            lookup_id(c, "SELECT id FROM journeys WHERE key = ?", t->journey, NULL, &journey_id, e);
         if (found <= 0) {
             if (found == 0)
                 err_field(e, "/journey", "unknown journey %s", t->journey);
@@ -210,9 +210,9 @@ int store_customer_scores(struct store *s, const char *journey, const struct res
 
         for (int i = 0; i < 3; i++)
             v[i] = sqlite3_column_type(st, 2 + i) == SQLITE_NULL ? RESPONSE_ABSENT
-                                                                  : sqlite3_column_int(st, 2 + i);
-        cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
-           v[0], v[1], v[2], ctx);
+                                                                 : sqlite3_column_int(st, 2 + i);
+        cb((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), v[0],
+           v[1], v[2], ctx);
     }
     if (rc != SQLITE_DONE) {
         store_sqlerr(e, c->db, rc, "customer scores");

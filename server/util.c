@@ -236,8 +236,7 @@ int util_parse_time(const char *s, int allow_date, int64_t *ms)
         p++;
     } else if (*p == '+' || *p == '-') {
         sign = *p++ == '-' ? -1 : 1;
-        if (util_digits(&p, 2, &oh) || *p++ != ':' || util_digits(&p, 2, &om) || oh > 23 ||
-            om > 59)
+        if (util_digits(&p, 2, &oh) || *p++ != ':' || util_digits(&p, 2, &om) || oh > 23 || om > 59)
             return -1;
     } else {
         return -1;
@@ -258,8 +257,8 @@ void util_format_time(int64_t ms, char *buf, size_t len)
 
     gmtime_r(&t, &tm);
     if (frac)
-        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+        snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
     else
         snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
                  tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);

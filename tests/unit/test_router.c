@@ -40,7 +40,7 @@ static const struct {
     {"{}", 1, 1},
     {"[[]]", 1, 0},
     {"[[]]", 2, 1},
-    {"{\"a\":\"[[[[[[\"}", 1, 1},   /* brackets inside strings do not count */
+    {"{\"a\":\"[[[[[[\"}", 1, 1},  /* brackets inside strings do not count */
     {"{\"a\":\"\\\"[[[\"}", 1, 1}, /* nor after an escaped quote */
     {"[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]", 16, 0},
     {"[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]", 16, 1},
@@ -81,8 +81,7 @@ START_TEST(test_err_problem)
     err_field(&e, "/csat", "must be an integer 1-5");
     ck_assert_int_eq(e.code, ERR_VALIDATION);
     doc = err_problem(&e);
-    ck_assert_str_eq(json_string_value(json_object_get(doc, "type")),
-                     "/problems/validation-error");
+    ck_assert_str_eq(json_string_value(json_object_get(doc, "type")), "/problems/validation-error");
     ck_assert_int_eq(json_integer_value(json_object_get(doc, "status")), 422);
     ck_assert_str_eq(json_string_value(json_object_get(doc, "detail")),
                      "/nps: must be an integer 0-10");
@@ -113,8 +112,7 @@ START_TEST(test_err_field_cap)
         err_field(&e, "/items", "bad");
     doc = err_problem(&e);
     ck_assert_int_eq(json_array_size(json_object_get(doc, "errors")), ERR_MAX_FIELDS);
-    ck_assert_int_eq(json_integer_value(json_object_get(doc, "errors_total")),
-                     ERR_MAX_FIELDS + 5);
+    ck_assert_int_eq(json_integer_value(json_object_get(doc, "errors_total")), ERR_MAX_FIELDS + 5);
     json_decref(doc);
     err_release(&e);
 }

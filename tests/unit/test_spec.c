@@ -23,8 +23,8 @@ struct spec_op {
 
 static const char *method_name(enum http_method m)
 {
-    static const char *const names[] = {"get",    "head",    "post", "put",
-                                        "patch",  "delete",  "options", "other"};
+    static const char *const names[] = {"get",   "head",   "post",    "put",
+                                        "patch", "delete", "options", "other"};
     return names[m];
 }
 
@@ -91,8 +91,8 @@ START_TEST(test_routes_match_spec)
                       "operation %zu: spec has %s %s, the route table %s %s", i, ops[i].method,
                       ops[i].path, method_name(r->method), r->path);
         ck_assert_msg(strcmp(ops[i].operation_id, r->operation_id) == 0,
-                      "%s %s: spec operationId %s, route table %s", r->path,
-                      method_name(r->method), ops[i].operation_id, r->operation_id);
+                      "%s %s: spec operationId %s, route table %s", r->path, method_name(r->method),
+                      ops[i].operation_id, r->operation_id);
     }
     ck_assert_msg(n == api_nroutes, "the spec lists %zu operations, the route table %zu", n,
                   api_nroutes);

@@ -386,7 +386,7 @@ END_TEST
 
 /* ---- rollups: incremental equals rebuilt, and scans over any range equal raw counting ---- */
 
-#define RR_N 400
+#define RR_N      400
 #define RR_DAY_MS (24 * 3600 * 1000LL)
 
 struct rr_item {
@@ -548,8 +548,8 @@ START_TEST(test_rollups_match_raw)
         }
         ck_assert_int_eq(store_metrics_scan(st, &f, grain, rr_scan_cb, &sc, &e), 0);
         ck_assert_msg(memcmp(&sc.total, &want, sizeof(want)) == 0,
-                      "round %d: totals differ (n %lld, want %lld)", round,
-                      (long long)sc.total.n, (long long)want.n);
+                      "round %d: totals differ (n %lld, want %lld)", round, (long long)sc.total.n,
+                      (long long)want.n);
         if (sc.per_day)
             for (int64_t d = 0; d < ndays; d++)
                 ck_assert_msg(memcmp(&sc.per_day[d], &want_day[d], sizeof(want)) == 0,

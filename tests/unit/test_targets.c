@@ -9,10 +9,10 @@
 #include "targets.h"
 
 static struct target set_items[] = {
-    {1, (char[]){"nps"}, 10, NULL, NULL, NULL, 0},                                 /* global */
-    {2, (char[]){"nps"}, 20, (char[]){"purchase"}, NULL, NULL, 0},                /* journey */
+    {1, (char[]){"nps"}, 10, NULL, NULL, NULL, 0},                                  /* global */
+    {2, (char[]){"nps"}, 20, (char[]){"purchase"}, NULL, NULL, 0},                  /* journey */
     {3, (char[]){"nps"}, 30, (char[]){"purchase"}, (char[]){"ownership"}, NULL, 0}, /* phase */
-    {4, (char[]){"nps"}, 40, NULL, NULL, (char[]){"installation"}, 0},            /* touchpoint */
+    {4, (char[]){"nps"}, 40, NULL, NULL, (char[]){"installation"}, 0},              /* touchpoint */
     {5, (char[]){"csat"}, 80, (char[]){"rean"}, NULL, NULL, 0},
     {6, (char[]){"nps"}, 35, (char[]){"rean"}, (char[]){"ownership"}, NULL, 0}, /* same key */
 };
@@ -22,15 +22,15 @@ static const struct {
     const char *metric, *journey, *phase, *touchpoint;
     int64_t want; /* target id, 0 for none */
 } cases[] = {
-    {"nps", NULL, NULL, NULL, 1},                               /* nothing fixed: global */
-    {"nps", "purchase", NULL, NULL, 2},                         /* the journey's */
-    {"nps", "rean", NULL, NULL, 1},                             /* no rean nps journey target */
-    {"nps", "purchase", "ownership", NULL, 3},                  /* the phase's */
-    {"nps", "purchase", "purchase", NULL, 2},                   /* other phase: journey's */
-    {"nps", "rean", "ownership", NULL, 6},                      /* the phase of that journey */
-    {"nps", "purchase", "ownership", "installation", 4},        /* touchpoint beats all */
-    {"nps", "purchase", "ownership", "delivery", 3},            /* a touchpoint without one */
-    {"csat", "purchase", "ownership", "installation", 0},       /* no csat target applies */
+    {"nps", NULL, NULL, NULL, 1},                         /* nothing fixed: global */
+    {"nps", "purchase", NULL, NULL, 2},                   /* the journey's */
+    {"nps", "rean", NULL, NULL, 1},                       /* no rean nps journey target */
+    {"nps", "purchase", "ownership", NULL, 3},            /* the phase's */
+    {"nps", "purchase", "purchase", NULL, 2},             /* other phase: journey's */
+    {"nps", "rean", "ownership", NULL, 6},                /* the phase of that journey */
+    {"nps", "purchase", "ownership", "installation", 4},  /* touchpoint beats all */
+    {"nps", "purchase", "ownership", "delivery", 3},      /* a touchpoint without one */
+    {"csat", "purchase", "ownership", "installation", 0}, /* no csat target applies */
     {"csat", "rean", NULL, NULL, 5},
     {"ces", NULL, NULL, NULL, 0},
 };
@@ -50,8 +50,8 @@ END_TEST
 
 START_TEST(test_annotate)
 {
-    json_t *group = json_pack("{s:{s:f}, s:{s:f}, s:{s:n}}", "nps", "score", 30.0, "csat",
-                              "score", 79.5, "ces", "mean");
+    json_t *group = json_pack("{s:{s:f}, s:{s:f}, s:{s:n}}", "nps", "score", 30.0, "csat", "score",
+                              79.5, "ces", "mean");
     struct scope sc = {"rean", "ownership", NULL};
     json_t *t;
 

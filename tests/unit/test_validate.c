@@ -11,9 +11,17 @@ static const struct {
     const char *key;
     int ok;
 } key_cases[] = {
-    {"installation", 1}, {"web-shop_2", 1}, {"9lives", 1}, {"", 0},           {"-lead", 0},
-    {"_lead", 0},        {"Upper", 0},      {"a b", 0},    {"a/b", 0},        {"ä", 0},
-    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1}, /* 64 */
+    {"installation", 1},
+    {"web-shop_2", 1},
+    {"9lives", 1},
+    {"", 0},
+    {"-lead", 0},
+    {"_lead", 0},
+    {"Upper", 0},
+    {"a b", 0},
+    {"a/b", 0},
+    {"ä", 0},
+    {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 1},  /* 64 */
     {"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0}, /* 65 */
 };
 
@@ -63,9 +71,9 @@ static const struct {
     int ok;
     int value;
 } int_cases[] = {
-    {"{\"nps\":0}", 1, 0},      {"{\"nps\":10}", 1, 10},    {"{\"nps\":11}", 0, 0},
-    {"{\"nps\":-1}", 0, 0},     {"{\"nps\":9.0}", 0, 0},    {"{\"nps\":\"9\"}", 0, 0},
-    {"{\"nps\":true}", 0, 0},   {"{\"nps\":null}", 1, -1},  {"{}", 1, -1},
+    {"{\"nps\":0}", 1, 0},    {"{\"nps\":10}", 1, 10},   {"{\"nps\":11}", 0, 0},
+    {"{\"nps\":-1}", 0, 0},   {"{\"nps\":9.0}", 0, 0},   {"{\"nps\":\"9\"}", 0, 0},
+    {"{\"nps\":true}", 0, 0}, {"{\"nps\":null}", 1, -1}, {"{}", 1, -1},
 };
 
 START_TEST(test_int_field)
@@ -97,10 +105,10 @@ START_TEST(test_string_field)
     err_init(&e);
     ck_assert_int_eq(v_string(j, "", "s", 1, 10, &out, &e), 0);
     ck_assert_str_eq(out, "ok");
-    ck_assert_int_eq(v_string(j, "", "s", 1, 1, &out, &e), -1);       /* too long */
-    ck_assert_int_eq(v_string(j, "", "empty", 1, 10, &out, &e), -1);  /* empty */
-    ck_assert_int_eq(v_string(j, "", "num", 1, 10, &out, &e), -1);    /* type */
-    ck_assert_int_eq(v_string(j, "", "ctl", 1, 10, &out, &e), -1);    /* control char */
+    ck_assert_int_eq(v_string(j, "", "s", 1, 1, &out, &e), -1);        /* too long */
+    ck_assert_int_eq(v_string(j, "", "empty", 1, 10, &out, &e), -1);   /* empty */
+    ck_assert_int_eq(v_string(j, "", "num", 1, 10, &out, &e), -1);     /* type */
+    ck_assert_int_eq(v_string(j, "", "ctl", 1, 10, &out, &e), -1);     /* control char */
     ck_assert_int_eq(v_string(j, "", "missing", 1, 10, &out, &e), -1); /* required */
     ck_assert_int_eq(e.nfields, 5);
     err_release(&e);

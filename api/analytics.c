@@ -440,8 +440,9 @@ static json_t *peak_json(const struct tp_stat *t)
     if (!t)
         return json_null();
     v = nps_value(&t->cur, &n);
-    return json_pack("{s:s, s:s, s:s, s:f, s:I}", "touchpoint", t->tp.key, "name", t->tp.name,
-                     "phase", t->tp.phase, "nps", v, "n", (json_int_t)n);
+    return json_pack("{s:s, s:s, s:s, s:f, s:I, s:I}", "touchpoint", t->tp.key, "name",
+                     t->tp.name, "phase", t->tp.phase, "nps", v, "n", (json_int_t)n, "responses",
+                     (json_int_t)t->cur.n);
 }
 
 /* Adds a priority for t unless it is listed already. */
@@ -526,18 +527,20 @@ int api_journey_overview(struct req *req, struct app *app)
             end = (int)p;
     }
 
-    /* peaks: best and worst NPS among touchpoints with at least min_n NPS answers */
+    /* peaks: best and worst NPS among touchpoints with at least min_n responses (and an
+     * NPS); ties go to more responses, then to key order */
     for (size_t i = 0; i < st.ntps; i++) {
         const struct tp_stat *t = &st.tps[i];
-        int64_t n, bn, wn;
+        int64_t n;
         double v = nps_value(&t->cur, &n);
 
-        if (isnan(v) || n < min_n)
+        if (isnan(v) || t->cur.n < min_n)
             continue;
-        if (!best || v > nps_value(&best->cur, &bn) || (v == nps_value(&best->cur, &bn) && n > bn))
+        if (!best || v > nps_value(&best->cur, &n) ||
+            (v == nps_value(&best->cur, &n) && t->cur.n > best->cur.n))
             best = t;
-        if (!worst || v < nps_value(&worst->cur, &wn) ||
-            (v == nps_value(&worst->cur, &wn) && n > wn))
+        if (!worst || v < nps_value(&worst->cur, &n) ||
+            (v == nps_value(&worst->cur, &n) && t->cur.n > worst->cur.n))
             worst = t;
     }
 

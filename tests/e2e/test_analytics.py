@@ -190,9 +190,12 @@ class AnalyticsTest(ServerTestCase):
         # the survey fell from the previous period's 35 happy answers: a significant drop
         self.assertLess(follow["change"]["nps"], 0)
         self.assertTrue(follow["change"]["significant"])
-        # peaks among touchpoints with at least 30 NPS answers (callback has 6)
+        # peaks among touchpoints with at least 30 responses (callback has 6)
+        responses = {t: sum(1 for it in self.items if it["touchpoint"] == t
+                            and self.in_period(it, CUR_FROM, CUR_TO)) for t, _ in TOUCHPOINTS}
         eligible = {t: nps(self.scores(CUR_FROM, CUR_TO, {t})) for t, _ in TOUCHPOINTS
-                    if len(self.scores(CUR_FROM, CUR_TO, {t})) >= 30}
+                    if responses[t] >= 30 and self.scores(CUR_FROM, CUR_TO, {t})}
+        self.assertEqual(ov["peaks"]["best"]["responses"], responses[ov["peaks"]["best"]["touchpoint"]])
         self.assertNotIn("callback", eligible)
         self.assertAlmostEqual(ov["peaks"]["best"]["nps"], max(eligible.values()), places=9)
         self.assertEqual(ov["peaks"]["best"]["touchpoint"],

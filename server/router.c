@@ -245,11 +245,6 @@ static void router_cors(const struct router *rt, struct req *req)
     req_add_header(req, "Access-Control-Expose-Headers", "ETag, Link, Location, Retry-After");
 }
 
-static void router_fail(struct req *req, const struct err *e)
-{
-    req_reply_error(req, e);
-}
-
 size_t router_body_limit(const char *method, const char *path, void *ctx)
 {
     const struct router *rt = ctx;
@@ -297,7 +292,7 @@ void router_dispatch(struct req *req, void *ctx)
         } else {
             err_set(e, ERR_METHOD, "%s is not allowed on %.200s; allowed: %s", req_method_name(req),
                     req_path(req), allow);
-            router_fail(req, e);
+            req_reply_error(req, e);
             req_add_header(req, "Allow", allow);
             return;
         }
@@ -340,5 +335,5 @@ void router_dispatch(struct req *req, void *ctx)
 fail:
     if (e->code == ERR_NONE)
         err_set(e, ERR_INTERNAL, "the request failed without an error");
-    router_fail(req, e);
+    req_reply_error(req, e);
 }

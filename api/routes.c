@@ -17,8 +17,10 @@ static const char *const q_drivers[] = {"from", "to", "driver", NULL};
 /* method, path template, handler, permission, operationId, allowed query parameters */
 /* clang-format off */
 #define ROUTE(m, path, fn, perm, op, query) {m, path, fn, perm, op, query, 0}
+/* a handler that suspends the request itself (writes for the group commit) */
+#define ROUTE_SELF(m, path, fn, perm, op, query) {m, path, fn, perm, op, query, ROUTE_ASYNC}
 /* the same, for bodies up to the batch limit */
-#define ROUTE_LARGE(m, path, fn, perm, op, query) {m, path, fn, perm, op, query, ROUTE_LARGE_BODY}
+#define ROUTE_LARGE(m, path, fn, perm, op, query) {m, path, fn, perm, op, query, ROUTE_LARGE_BODY | ROUTE_ASYNC}
 /* the same, for answers that depend on the clock (a default period ending now) */
 #define ROUTE_TIMED(m, path, fn, perm, op, query) {m, path, fn, perm, op, query, ROUTE_CLOCK}
 
@@ -44,7 +46,7 @@ const struct route api_routes[] = {
     ROUTE(HTTP_DELETE, "/v1/touchpoints/{key}", api_touchpoint_delete, PERM_WRITE,
           "deleteTouchpoint", NULL),
     ROUTE(HTTP_GET, "/v1/responses", api_responses_list, PERM_READ, "listResponses", q_responses),
-    ROUTE(HTTP_POST, "/v1/responses", api_response_create, PERM_SUBMIT, "createResponse", NULL),
+    ROUTE_SELF(HTTP_POST, "/v1/responses", api_response_create, PERM_SUBMIT, "createResponse", NULL),
     ROUTE_LARGE(HTTP_POST, "/v1/responses/batch", api_responses_batch, PERM_SUBMIT,
                 "createResponseBatch", NULL),
     ROUTE(HTTP_GET, "/v1/responses/{id}", api_response_get, PERM_READ, "getResponse", NULL),

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "pool.h"
 #include "router.h"
 #include "store.h"
 #include "util.h"
@@ -94,6 +95,7 @@ static int main_serve(const struct config *c, struct err *e)
     struct store *s = NULL;
     struct http *h = NULL;
     struct store_options so = {0};
+    struct pool *pool = NULL;
     struct auth auth;
     struct app app = {0};
     struct router rt = {0};
@@ -139,6 +141,11 @@ static int main_serve(const struct config *c, struct err *e)
     rt.app = &app;
     rt.cors_origins = c->cors_origins;
     rt.large_body_limit = c->batch_body_limit;
+    if (pool_new(2, &pool) < 0) {
+        err_set(e, ERR_INTERNAL, "cannot start the worker threads");
+        goto done;
+    }
+    rt.pool = pool;
     util_random(&rt.boot, sizeof(rt.boot));
     hc.listen = c->listen;
     hc.body_limit = c->body_limit;
@@ -163,6 +170,7 @@ static int main_serve(const struct config *c, struct err *e)
     ret = 0;
 done:
     http_stop(h, 0);
+    pool_free(pool);
     store_close(s);
     auth_release(&auth);
     if (ret == 0)

@@ -256,6 +256,39 @@ size_t router_body_limit(const char *method, const char *path, void *ctx)
     return 0;
 }
 
+/* A write handler running on the worker pool while its connection is suspended. */
+struct offload {
+    const struct router *rt;
+    const struct route *route;
+    struct req *req;
+    int rc;
+};
+
+static void offload_run(void *arg)
+{
+    struct offload *o = arg;
+
+    o->rc = o->route->handler(o->req, o->rt->app);
+    req_resume(o->req);
+}
+
+static void offload_start(struct req *req, void *ctx)
+{
+    struct offload *o = ctx;
+
+    (void)req;
+    pool_submit(o->rt->pool, offload_run, o);
+}
+
+static int offload_finish(struct req *req, void *ctx)
+{
+    struct offload *o = ctx;
+
+    if (o->rc < 0 && req_err(req)->code == ERR_NONE)
+        err_set(req_err(req), ERR_INTERNAL, "the request failed without an error");
+    return o->rc;
+}
+
 void router_dispatch(struct req *req, void *ctx)
 {
     const struct router *rt = ctx;
@@ -326,6 +359,16 @@ void router_dispatch(struct req *req, void *ctx)
             req_add_header(req, "ETag", etag);
             return;
         }
+    }
+    if (m != HTTP_GET && !(route->flags & ROUTE_ASYNC) && rt->pool) {
+        struct offload *o = xcalloc(1, sizeof(*o));
+
+        o->rt = rt;
+        o->route = route;
+        o->req = req;
+        req_set_state(req, o, free);
+        req_suspend(req, offload_start, offload_finish, o);
+        return;
     }
     if (route->handler(req, rt->app) < 0)
         goto fail;

@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "http.h"
+#include "pool.h"
 #include "store.h"
 
 struct app; /* the API's context, defined by api/ */
@@ -35,6 +36,10 @@ struct route {
 /* The answer depends on the clock as well as the data (a default period ending now): the
  * ETag also changes every minute, and such handlers round "now" to the minute. */
 #define ROUTE_CLOCK 2u
+/* The handler suspends the request itself (it queues its write for the group commit). Other
+ * routes that change data run on the router's worker pool, so that no HTTP thread waits for a
+ * commit. */
+#define ROUTE_ASYNC 4u
 
 struct router {
     const struct route *routes; /* borrowed */
@@ -45,6 +50,7 @@ struct router {
     uint64_t boot;            /* random per process: ETags never repeat across restarts */
     const char *cors_origins; /* comma-separated allowed origins, "*" for any, NULL for none */
     size_t large_body_limit;  /* body limit of large_body routes */
+    struct pool *pool;        /* borrowed: runs the handlers of writes; NULL runs them inline */
 };
 
 /* Matches path against template tmpl; on a match stores the {params} in req (may be NULL) and

@@ -324,6 +324,7 @@ static void writer_commit(struct store *s, struct store_write *list)
 
     err_init(&e);
     c = writer_begin(s, &e);
+    rollup_acc_reset(s->rollups);
     for (w = list; c && w; w = w->next) {
         if (writer_exec(c, "SAVEPOINT w") < 0) {
             w->rc = store_sqlerr(&w->err, c->db, sqlite3_errcode(c->db), "savepoint");
@@ -333,8 +334,23 @@ static void writer_commit(struct store *s, struct store_write *list)
         if (w->rc < 0)
             writer_exec(c, "ROLLBACK TO w");
         writer_exec(c, "RELEASE w");
-        if (w->rc == 0)
+        if (w->rc == 0) {
             ok = 1;
+            for (size_t i = 0; i < w->n; i++)
+                rollup_acc_add(s->rollups, &w->responses[i]);
+        }
+    }
+    /* The rollups of everything that stays, in the same transaction: if they cannot be
+     * written, nothing is. */
+    if (c && ok && rollup_acc_flush(c, s->rollups, &e) < 0)
+        ok = 0;
+    if (c && !ok && e.code != ERR_NONE) {
+        for (w = list; w; w = w->next) {
+            if (w->rc == 0) {
+                w->rc = -1;
+                err_set(&w->err, e.code, "%s", e.detail);
+            }
+        }
     }
     if (c && writer_end(s, ok, &e) < 0 && ok) {
         /* The commit failed: nothing of this batch is stored. */
@@ -563,6 +579,7 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     pthread_cond_init(&s->queue_cond, NULL);
     atomic_init(&s->version, 1);
     atomic_init(&s->keys_version, 1);
+    s->rollups = rollup_acc_new();
     if (conn_open(path, 0, &s->writer, e) < 0)
         goto fail;
     sqlite3_create_function(s->writer->db, "polku_tz", 0, SQLITE_UTF8, NULL, sql_tz, NULL, NULL);
@@ -604,6 +621,7 @@ void store_close(struct store *s)
     }
     pthread_mutex_destroy(&s->write_lock);
     pthread_mutex_destroy(&s->pool_lock);
+    rollup_acc_free(s->rollups);
     pthread_mutex_destroy(&s->queue_lock);
     pthread_cond_destroy(&s->queue_cond);
     free(s->path);

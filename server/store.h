@@ -115,6 +115,7 @@ int store_touchpoint_delete(struct store *s, const char *key, struct err *e);
 struct response {
     int64_t id;
     char *touchpoint;
+    int64_t touchpoint_id;           /* filled by the store */
     char *journey;                   /* filled by the store */
     char *phase;                     /* filled by the store */
     int nps, csat, ces, expectation; /* RESPONSE_ABSENT or the value (expectation: enum) */

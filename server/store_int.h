@@ -42,7 +42,20 @@ struct store {
     pthread_cond_t queue_cond;
     struct store_write *queue_head, *queue_tail;
     int stopping;
+    struct rollup_acc *rollups; /* the writer's, reset for every transaction */
 };
+
+/* Rollup deltas of the responses a transaction inserts (store_rollups.c). The accumulator
+ * borrows the channel and segment strings of the responses added: they must outlive it (or its
+ * next reset). */
+struct rollup_acc;
+struct rollup_acc *rollup_acc_new(void);
+void rollup_acc_free(struct rollup_acc *a);
+void rollup_acc_reset(struct rollup_acc *a);
+/* Counts r (stored: touchpoint_id and submitted_at set) in its day and month buckets. */
+void rollup_acc_add(struct rollup_acc *a, const struct response *r);
+/* Adds every bucket to the rollup tables, on the writer's open transaction. */
+int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e);
 
 /* Runs one queued write inside the writer's open transaction (store_responses.c). */
 int store_write_apply(struct conn *c, struct store_write *w);

@@ -197,6 +197,7 @@ static int response_insert_on(struct conn *c, struct response *r, const char *po
     if (rc != SQLITE_ROW)
         return store_sqlerr(e, c->db, rc, "touchpoint lookup");
     tp_id = sqlite3_column_int64(st, 0);
+    r->touchpoint_id = tp_id;
     free(r->journey);
     free(r->phase);
     r->journey = col_text(st, 1);

@@ -28,6 +28,7 @@ import hashlib
 import http.client
 import json
 import os
+import resource
 import secrets
 import shlex
 import shutil
@@ -108,6 +109,12 @@ class Server:
                     return int(line.split()[1])
         return None
 
+    def cpu_seconds(self):
+        """User and system CPU time the server has used so far."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -165,11 +172,16 @@ def wrk(url, script, threads, conns, duration, headers=(), args=()):
     cmd.append(url)
     if args:
         cmd += ["--"] + list(args)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     p = run(cmd, timeout=duration + 120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     for line in p.stdout.splitlines():
         if line.startswith("WRK_JSON "):
             res = json.loads(line[len("WRK_JSON "):])
             res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
+            # CPUs wrk kept busy (the machine has few; the client competes with the server)
+            res["client_cpus"] = ((after.ru_utime - before.ru_utime) +
+                                  (after.ru_stime - before.ru_stime)) / (res["duration_us"] / 1e6)
             res["errors"] = sum(res[k] for k in ("err_connect", "err_read", "err_write",
                                                  "err_status", "err_timeout"))
             return cmd, res
@@ -177,8 +189,14 @@ def wrk(url, script, threads, conns, duration, headers=(), args=()):
                                                                      p.stderr))
 
 
-def show_cmd(cmd, key):
-    return " ".join(shlex.quote(c) for c in cmd).replace(key, "$KEY")
+def show_cmd(cmd, key, port=None, keys=None):
+    """The command as a shell line, with $KEY, $PORT and $TOUCHPOINTS for the long parts."""
+    text = " ".join(shlex.quote(c) for c in cmd).replace(key, "$KEY")
+    if port:
+        text = text.replace("127.0.0.1:%d" % port, "127.0.0.1:$PORT")
+    if keys:
+        text = text.replace(",".join(keys), "$TOUCHPOINTS")
+    return text
 
 
 def med(values):
@@ -294,7 +312,7 @@ def queries(now_ms, tp):
         ("phase, month", "/v1/metrics?group_by=phase,month",
          "SELECT t.phase_id, strftime('%%Y-%%m', r.submitted_at / 1000, 'unixepoch') AS month, "
          "%s FROM responses r JOIN touchpoints t ON t.id = r.touchpoint_id GROUP BY 1, 2;"
-         % AGG.replace("(nps", "(r.nps")),
+         % AGG),
         ("touchpoint=%s, week" % tp, "/v1/metrics?touchpoint=%s&group_by=week" % tp,
          "SELECT (submitted_at / 86400000 + 3) / 7 AS week, %s FROM responses "
          "WHERE touchpoint_id = (SELECT id FROM touchpoints WHERE key = '%s') GROUP BY 1;"
@@ -331,6 +349,7 @@ class Bench:
         self.cmds = {}
         self.problems = []
         self.results = {}
+        self.keys = []
 
     def server(self, db, extra=()):
         return Server(self.o.binary, db, self.key, extra)
@@ -348,8 +367,10 @@ class Bench:
                 extra = ["--commit-mode", "each"] if mode == "each" else []
                 srv = self.server(db, extra)
                 try:
+                    cpu0 = srv.cpu_seconds()
                     cmd, r = wrk(srv.url + "/v1/responses", url_script, 2, 64, o.duration,
                                  ["Authorization: Bearer " + self.key], [",".join(keys)])
+                    r["server_cpus"] = (srv.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
                     r["hwm_kib"] = srv.vm_hwm_kib()
                 finally:
                     rc = srv.stop()
@@ -367,11 +388,10 @@ class Bench:
                                          "the %d acknowledged" % (mode, i + 1, stored,
                                                                   r["requests"]))
                 res[mode].append(r)
-                self.cmds["ingest " + mode] = (
-                    "%s  # server: %s" % (show_cmd(cmd, self.key).replace(
-                        "http://127.0.0.1:%d" % srv.port, "http://127.0.0.1:$PORT"),
-                        " ".join(["build/polku", "serve", "--listen", "127.0.0.1:0", "--db",
-                                  "FRESH.db", "--access-log", "0"] + extra)))
+                self.cmds["ingest " + mode] = "%s\n%16s(server: %s)" % (
+                    show_cmd(cmd, self.key, srv.port, keys), "",
+                    " ".join(["POLKU_ADMIN_KEY=$KEY", "build/polku", "serve", "--listen",
+                              "127.0.0.1:0", "--db", "FRESH.db", "--access-log", "0"] + extra))
         self.results["ingest"] = res
 
     def batch(self, template, keys):
@@ -382,10 +402,12 @@ class Bench:
             db = fresh_db(template, self.tmp, "batch.db")
             srv = self.server(db)
             try:
+                cpu0 = srv.cpu_seconds()
                 cmd, r = wrk(srv.url + "/v1/responses/batch",
                              os.path.join(HERE, "wrk_batch.lua"), 2, o.batch_conns, o.duration,
                              ["Authorization: Bearer " + self.key],
                              [",".join(keys), str(o.batch_items)])
+                r["server_cpus"] = (srv.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
                 r["hwm_kib"] = srv.vm_hwm_kib()
             finally:
                 rc = srv.stop()
@@ -400,8 +422,7 @@ class Bench:
                 self.problems.append("batch run %d: %d stored, fewer than acknowledged" % (
                     i + 1, stored))
             out.append(r)
-            self.cmds["batch"] = show_cmd(cmd, self.key).replace(
-                "http://127.0.0.1:%d" % srv.port, "http://127.0.0.1:$PORT")
+            self.cmds["batch"] = show_cmd(cmd, self.key, srv.port, keys)
         self.results["batch"] = out
 
     # 3 + 4: reads over the loaded databases
@@ -436,8 +457,7 @@ class Bench:
                         self.problems.append("metrics at %d, %s: %d errors" % (size, label,
                                                                               r["errors"]))
                     res[label]["api"].append(r)
-                    self.cmds["metrics"] = show_cmd(cmd, self.key).replace(
-                        "http://127.0.0.1:%d" % srv.port, "http://127.0.0.1:$PORT")
+                    self.cmds["metrics"] = show_cmd(cmd, self.key, srv.port)
             if polls:
                 self.polls(srv, etag)
         finally:
@@ -455,7 +475,7 @@ class Bench:
             jfile = os.path.join(self.tmp, "hyperfine.json")
             cmd = ["hyperfine", "-N", "--style", "none", "--warmup", "1", "--runs",
                    str(o.runs), "--export-json", jfile,
-                   "sqlite3 -readonly %s '.read %s'" % (db, qfile)]
+                   "sqlite3 -readonly %s %s" % (shlex.quote(db), shlex.quote(".read " + qfile))]
             p = run(cmd, timeout=3600)
             if p.returncode != 0:
                 self.problems.append("raw scan %s at %d failed: %s" % (label, size, p.stderr))
@@ -466,6 +486,11 @@ class Bench:
             res[label]["raw_times"] = times
             self.cmds["raw"] = ("hyperfine -N --warmup 1 --runs %d "
                                 "\"sqlite3 -readonly DB '.read QUERY.sql'\"" % o.runs)
+        # a read-only sqlite3 leaves an empty WAL and the shared memory file behind
+        if os.path.exists(db + "-wal") and os.path.getsize(db + "-wal") == 0:
+            for suffix in ("-wal", "-shm"):
+                if os.path.exists(db + suffix):
+                    os.unlink(db + suffix)
         self.results.setdefault("metrics", {})[size] = res
 
     def polls(self, srv, etag):
@@ -477,13 +502,14 @@ class Bench:
         out = []
         for i in range(o.runs):
             note("304 polls, run %d of %d" % (i + 1, o.runs))
+            cpu0 = srv.cpu_seconds()
             cmd, r = wrk(srv.url + path, os.path.join(HERE, "wrk_get.lua"), 2, 64, o.duration,
                          ["Authorization: Bearer " + self.key, "If-None-Match: " + etag])
+            r["server_cpus"] = (srv.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
             if r["errors"]:
                 self.problems.append("304 polls run %d: %d errors" % (i + 1, r["errors"]))
             out.append(r)
-            self.cmds["polls"] = show_cmd(cmd, self.key).replace(
-                "http://127.0.0.1:%d" % srv.port, "http://127.0.0.1:$PORT")
+            self.cmds["polls"] = show_cmd(cmd, self.key, srv.port)
         st, _, _ = http_get(srv.port, path, self.key, {"If-None-Match": etag})
         if st != 304:
             self.problems.append("after the polls If-None-Match answered %d, not 304" % st)
@@ -499,6 +525,11 @@ def fmt_ms(us):
 
 def fmt_int(v):
     return "-" if v is None else "{:,}".format(int(round(v)))
+
+
+def cpus(m):
+    """CPUs kept busy by the server and by wrk during the run, e.g. "1.2/0.7"."""
+    return "%.1f/%.1f" % (m["server_cpus"], m["client_cpus"])
 
 
 def verdict(ok):
@@ -542,13 +573,15 @@ def report(b, loads, started):
         meds = {}
         for mode in ("group", "each"):
             rs = R["ingest"][mode]
-            m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "hwm_kib")}
+            m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "hwm_kib",
+                                                      "server_cpus", "client_cpus")}
             meds[mode] = m
             rows.append(["group commit (default)" if mode == "group" else "--commit-mode each",
                          fmt_int(m["rps"]), fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]),
-                         "%.1f MiB" % (m["hwm_kib"] / 1024.0),
+                         "%.1f MiB" % (m["hwm_kib"] / 1024.0), cpus(m),
                          " ".join(fmt_int(r["rps"]) for r in rs)])
-        log(table(rows, ["mode", "req/s", "p50 ms", "p99 ms", "peak RSS", "runs (req/s)"]))
+        log(table(rows, ["mode", "req/s", "p50 ms", "p99 ms", "peak RSS", "CPUs srv/wrk",
+                         "runs (req/s)"]))
         ratio = meds["group"]["rps"] / meds["each"]["rps"] if meds["each"]["rps"] else None
         log("  ratio group/each: %.1fx" % ratio if ratio else "  ratio group/each: -")
         g = meds["group"]
@@ -563,11 +596,13 @@ def report(b, loads, started):
         log("")
         log("2. POST /v1/responses/batch: %d items per request, wrk -t2 -c%d -d%ds" % (
             o.batch_items, o.batch_conns, o.duration))
-        m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "hwm_kib")}
+        m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "hwm_kib",
+                                                  "server_cpus", "client_cpus")}
         log(table([[fmt_int(m["rps"] * o.batch_items), "%.1f" % m["rps"], fmt_ms(m["p50_us"]),
-                    fmt_ms(m["p99_us"]), "%.1f MiB" % (m["hwm_kib"] / 1024.0),
+                    fmt_ms(m["p99_us"]), "%.1f MiB" % (m["hwm_kib"] / 1024.0), cpus(m),
                     " ".join(fmt_int(r["rps"] * o.batch_items) for r in rs)]],
-                  ["rows/s", "batches/s", "p50 ms", "p99 ms", "peak RSS", "runs (rows/s)"]))
+                  ["rows/s", "batches/s", "p50 ms", "p99 ms", "peak RSS", "CPUs srv/wrk",
+                   "runs (rows/s)"]))
 
     for size, res in sorted(R.get("metrics", {}).items()):
         log("")
@@ -592,13 +627,14 @@ def report(b, loads, started):
 
     if "polls" in R:
         rs = R["polls"]
-        m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us")}
+        m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "server_cpus",
+                                                  "client_cpus")}
         log("")
         log("4. 304 polls: GET /v1/metrics?group_by=touchpoint with If-None-Match, wrk -t2 -c64 "
             "-d%ds" % o.duration)
-        log(table([[fmt_int(m["rps"]), fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]),
+        log(table([[fmt_int(m["rps"]), fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]), cpus(m),
                     " ".join(fmt_int(r["rps"]) for r in rs)]],
-                  ["polls/s", "p50 ms", "p99 ms", "runs (polls/s)"]))
+                  ["polls/s", "p50 ms", "p99 ms", "CPUs srv/wrk", "runs (polls/s)"]))
         targets.append(("304 polls >= 100,000/s", fmt_int(m["rps"]), m["rps"] >= 100000))
 
     if targets:
@@ -615,6 +651,8 @@ def report(b, loads, started):
         break
     log("  loader:        %s DB N   (compiled by tests/bench/run.sh)" %
         os.path.relpath(o.loader, REPO))
+    if b.keys:
+        log("  $TOUCHPOINTS = %s" % ",".join(b.keys))
     if b.problems:
         log("")
         log("Problems seen")
@@ -669,7 +707,7 @@ def main():
         p = run([o.loader, template, "0"], timeout=120)
         if p.returncode != 0:
             sys.exit("bench: the loader failed: %s%s" % (p.stdout, p.stderr))
-        keys = touchpoint_keys(template)
+        keys = b.keys = touchpoint_keys(template)
         b.ingest(template, keys)
         b.batch(template, keys)
         for size in o.sizes:

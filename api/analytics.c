@@ -440,8 +440,8 @@ static json_t *peak_json(const struct tp_stat *t)
     if (!t)
         return json_null();
     v = nps_value(&t->cur, &n);
-    return json_pack("{s:s, s:s, s:s, s:f, s:I, s:I}", "touchpoint", t->tp.key, "name",
-                     t->tp.name, "phase", t->tp.phase, "nps", v, "n", (json_int_t)n, "responses",
+    return json_pack("{s:s, s:s, s:s, s:f, s:I, s:I}", "touchpoint", t->tp.key, "name", t->tp.name,
+                     "phase", t->tp.phase, "nps", v, "n", (json_int_t)n, "responses",
                      (json_int_t)t->cur.n);
 }
 

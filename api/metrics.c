@@ -433,7 +433,7 @@ int api_metrics_get(struct req *req, struct app *app)
     struct scope filter_scope = {0};
     const char *fill = req_query(req, "fill");
     json_t *groups, *total, *body;
-    enum scan_grain grain = SCAN_MONTH;
+    unsigned needs = SCAN_ANY;
     size_t n = 0;
     int ret = -1;
 
@@ -444,10 +444,15 @@ int api_metrics_get(struct req *req, struct app *app)
         err_param(e, "fill", "must be true or false");
     if (e->code != ERR_NONE)
         goto done;
-    for (int d = 0; d < g.ndims; d++)
+    for (int d = 0; d < g.ndims; d++) {
         if (g.dims[d] == DIM_DAY || g.dims[d] == DIM_WEEK)
-            grain = SCAN_DAY;
-    if (store_metrics_scan(app->store, &f, grain, grouping_add, &g, e) < 0)
+            needs |= SCAN_DAY;
+        else if (g.dims[d] == DIM_MONTH)
+            needs |= SCAN_MONTH;
+        else if (g.dims[d] == DIM_CHANNEL || g.dims[d] == DIM_SEGMENT)
+            needs |= SCAN_DETAIL;
+    }
+    if (store_metrics_scan(app->store, &f, needs, grouping_add, &g, e) < 0)
         goto done;
     if (g.overflow) {
         err_param(e, "group_by", "yields more than %d groups; narrow the filters", GROUPS_MAX);

@@ -455,24 +455,33 @@ int store_response_insert(struct store *s, struct response *r, const struct idem
 
 /* ---- rollups ------------------------------------------------------------------------------ */
 
-/* The statements of migration 3 after its "-- rebuild:" marker fill the rollups. */
-static const char *rollup_fill_sql(void)
-{
-    const char *p = schema_count >= 3 ? strstr(schema_sql[2], "-- rebuild:") : NULL;
+static const char *const rollup_tables[] = {"rollup_day", "rollup_month", "rollup_day_tp",
+                                            "rollup_month_tp"};
+#define NROLLUP_TABLES (sizeof(rollup_tables) / sizeof(rollup_tables[0]))
 
-    return p;
-}
-
+/* Empties the rollups and fills them again: every migration's statements after its line
+ * "-- rebuild: ...", in migration order (the detailed rollups from the responses, then the
+ * coarse ones from the detailed). */
 static int rollup_rebuild_on(struct conn *c, struct err *e)
 {
-    const char *fill = rollup_fill_sql();
-    int rc;
+    char sql[128];
+    int rc = SQLITE_OK, sections = 0;
 
-    if (!fill)
+    for (size_t t = 0; rc == SQLITE_OK && t < NROLLUP_TABLES; t++) {
+        /* table names are our own constants, not input */
+        snprintf(sql, sizeof(sql), "DELETE FROM %s", rollup_tables[t]);
+        rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    }
+    for (size_t m = 0; rc == SQLITE_OK && m < schema_count; m++) {
+        const char *fill = strstr(schema_sql[m], "\n-- rebuild:"); /* at a line start */
+
+        if (fill) {
+            rc = sqlite3_exec(c->db, fill, NULL, NULL, NULL);
+            sections++;
+        }
+    }
+    if (rc == SQLITE_OK && sections == 0)
         return err_set(e, ERR_INTERNAL, "the rollup statements are missing from the schema");
-    rc = sqlite3_exec(c->db, "DELETE FROM rollup_day; DELETE FROM rollup_month", NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c->db, fill, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(c->db,
                           "INSERT INTO meta (name, value) VALUES ('rollup_tz', polku_tz()) "
@@ -494,28 +503,29 @@ int store_rollup_rebuild(struct store *s, struct err *e)
 
 int store_rollup_check(struct store *s, struct err *e)
 {
-    static const char *const tables[] = {"rollup_day", "rollup_month"};
     struct conn *c = writer_begin(s, e);
-    int equal = 1, rc;
+    int equal = 1, rc = SQLITE_OK;
+    char sql[512];
 
     if (!c)
         return -1;
-    /* Build fresh rollups in temporary tables and compare both ways. */
-    rc = sqlite3_exec(c->db,
-                      "CREATE TEMP TABLE fresh_day AS SELECT * FROM rollup_day; "
-                      "CREATE TEMP TABLE fresh_month AS SELECT * FROM rollup_month",
-                      NULL, NULL, NULL);
+    /* Keep the incremental rollups aside, rebuild, and compare both ways; then roll back. */
+    for (size_t t = 0; rc == SQLITE_OK && t < NROLLUP_TABLES; t++) {
+        snprintf(sql, sizeof(sql), "CREATE TEMP TABLE incremental_%s AS SELECT * FROM %s",
+                 rollup_tables[t], rollup_tables[t]);
+        rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    }
     if (rc == SQLITE_OK && rollup_rebuild_on(c, e) < 0)
         rc = SQLITE_ERROR;
-    for (int i = 0; rc == SQLITE_OK && i < 2; i++) {
+    for (size_t t = 0; rc == SQLITE_OK && t < NROLLUP_TABLES; t++) {
         sqlite3_stmt *st;
-        char sql[256];
+        const char *name = rollup_tables[t];
 
-        /* table names are our own constants, not input */
         snprintf(sql, sizeof(sql),
-                 "SELECT count(*) FROM (SELECT * FROM %s EXCEPT SELECT * FROM temp.fresh_%s "
-                 "UNION ALL SELECT * FROM temp.fresh_%s EXCEPT SELECT * FROM %s)",
-                 tables[i], tables[i] + 7, tables[i] + 7, tables[i]);
+                 "SELECT (SELECT count(*) FROM (SELECT * FROM %s EXCEPT "
+                 "SELECT * FROM temp.incremental_%s)) + (SELECT count(*) FROM (SELECT * FROM "
+                 "temp.incremental_%s EXCEPT SELECT * FROM %s))",
+                 name, name, name, name);
         rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
         if (rc != SQLITE_OK)
             break;
@@ -525,8 +535,7 @@ int store_rollup_check(struct store *s, struct err *e)
     }
     if (rc != SQLITE_OK)
         store_sqlerr(e, c->db, rc, "rollup check");
-    /* Roll back: the check changes nothing. */
-    writer_end(s, 0, NULL);
+    writer_end(s, 0, NULL); /* the rollback drops the temporary tables too */
     if (rc != SQLITE_OK)
         return -1;
     return equal;

@@ -196,14 +196,20 @@ struct metric_row {
     const struct hist *hist;
 };
 
-/* How finely the caller will bucket the rows by time: a month bucket must not be handed to a
- * caller that groups by day or week. */
-enum scan_grain { SCAN_ANY, SCAN_MONTH, SCAN_DAY };
+/* What a caller of store_metrics_scan needs of the rows (flags): SCAN_MONTH, the time of each
+ * row to the month; SCAN_DAY, to the day (a month bucket must not reach a caller that groups
+ * by day or week); SCAN_DETAIL, channel and segment. Without SCAN_DETAIL (and without a
+ * channel or segment filter) rows may come from the coarser per-touchpoint rollups, with
+ * channel and segment NULL; without SCAN_MONTH or SCAN_DAY, row times are not computed (0). */
+#define SCAN_ANY    0u
+#define SCAN_MONTH  1u
+#define SCAN_DAY    2u
+#define SCAN_DETAIL 4u
 
 /* Calls cb for every unit of responses matching f (after_id and limit ignored), from the
  * rollups for whole local days and months inside [from, to) and from raw rows for the partial
  * days at the edges. */
-int store_metrics_scan(struct store *s, const struct response_filter *f, enum scan_grain grain,
+int store_metrics_scan(struct store *s, const struct response_filter *f, unsigned needs,
                        void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                        struct err *e);
 

@@ -370,19 +370,27 @@ static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
     " r JOIN touchpoints t ON t.id = r.touchpoint_id JOIN phases p ON p.id = t.phase_id "          \
     "JOIN journeys j ON j.id = p.journey_id "
 
-/* Rollup buckets [lo, hi) of table ("day" or "month"). */
-static int scan_rollup(struct conn *c, const struct response_filter *f, int month, int64_t lo,
-                       int64_t hi, void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+/* Rollup buckets [lo, hi) of the day or month rollups, detailed (per channel and segment) or
+ * coarse (per touchpoint). With timed, each row carries its bucket's start. */
+static int scan_rollup(struct conn *c, const struct response_filter *f, int month, int detailed,
+                       int timed, int64_t lo, int64_t hi,
+                       void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                        struct err *e)
 {
+    static const char *const tables[2][2] = {{"rollup_day_tp", "rollup_day"},
+                                             {"rollup_month_tp", "rollup_month"}};
+    const char *bucket_col = month ? "month" : "day";
     char sql[1024];
     sqlite3_stmt *st = NULL;
     int64_t last_bucket = INT64_MIN, last_start = 0;
     int rc, i;
 
-    snprintf(sql, sizeof(sql), "%s%s, r.* FROM %s%sWHERE r.%s >= ? AND r.%s < ?", SCAN_DIMS,
-             month ? "r.month" : "r.day", month ? "rollup_month" : "rollup_day", SCAN_JOIN,
-             month ? "month" : "day", month ? "month" : "day");
+    /* the table and column names are our own constants, not input */
+    snprintf(sql, sizeof(sql),
+             "SELECT j.key, p.key, p.position, t.key, %s, r.%s, r.* FROM %s%s"
+             "WHERE r.%s >= ? AND r.%s < ?",
+             detailed ? "r.channel, r.segment" : "NULL, NULL", bucket_col, tables[month][detailed],
+             SCAN_JOIN, bucket_col, bucket_col);
     filter_sql(f, sql, sizeof(sql));
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
@@ -393,10 +401,10 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct hist h;
         int64_t bucket = sqlite3_column_int64(st, 6);
-        /* r.* follows: touchpoint_id, bucket, channel, segment, then the counts */
-        int col = 7 + 4;
+        /* r.* follows: touchpoint_id, bucket, (channel, segment,) then the counts */
+        int col = 7 + (detailed ? 4 : 2);
 
-        if (bucket != last_bucket) {
+        if (timed && bucket != last_bucket) {
             last_bucket = bucket;
             last_start = month ? util_month_start(bucket) : util_day_start(bucket);
         }
@@ -459,13 +467,16 @@ static int scan_raw(struct conn *c, const struct response_filter *f, int64_t fro
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
 }
 
-int store_metrics_scan(struct store *s, const struct response_filter *f, enum scan_grain grain,
+int store_metrics_scan(struct store *s, const struct response_filter *f, unsigned needs,
                        void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                        struct err *e)
 {
     struct conn *c = reader_get(s, e);
     int64_t from = f->has_from ? f->from : INT64_MIN, to = f->has_to ? f->to : INT64_MAX;
     int64_t d_lo = DAY_MIN, d_hi = DAY_MAX;
+    /* the coarse rollups serve whoever needs neither channel nor segment */
+    int detailed = (needs & SCAN_DETAIL) || f->channel || f->segment || f->customer;
+    int timed = (needs & (SCAN_MONTH | SCAN_DAY)) != 0;
     int ret = -1;
 
     if (!c)
@@ -497,12 +508,14 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, enum sc
             goto done;
         if (hi_ms < to && scan_raw(c, f, hi_ms, to, cb, ctx, e) < 0)
             goto done;
-        if (grain != SCAN_DAY && m_lo < m_hi) {
-            if (scan_rollup(c, f, 1, m_lo, m_hi, cb, ctx, e) < 0 ||
-                scan_rollup(c, f, 0, d_lo, util_month_first_day(m_lo), cb, ctx, e) < 0 ||
-                scan_rollup(c, f, 0, util_month_first_day(m_hi), d_hi, cb, ctx, e) < 0)
+        if (!(needs & SCAN_DAY) && m_lo < m_hi) {
+            if (scan_rollup(c, f, 1, detailed, timed, m_lo, m_hi, cb, ctx, e) < 0 ||
+                scan_rollup(c, f, 0, detailed, timed, d_lo, util_month_first_day(m_lo), cb, ctx,
+                            e) < 0 ||
+                scan_rollup(c, f, 0, detailed, timed, util_month_first_day(m_hi), d_hi, cb, ctx,
+                            e) < 0)
                 goto done;
-        } else if (scan_rollup(c, f, 0, d_lo, d_hi, cb, ctx, e) < 0) {
+        } else if (scan_rollup(c, f, 0, detailed, timed, d_lo, d_hi, cb, ctx, e) < 0) {
             goto done;
         }
     }

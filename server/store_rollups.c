@@ -21,9 +21,13 @@ struct bucket {
     struct hist h;
 };
 
+/* The four rollup tables: detailed days and months (per channel and segment), and coarse
+ * days and months (per touchpoint only; their buckets have channel and segment ""). */
+#define ACC_TABLES 4
+
 struct rollup_acc {
-    struct bucket *slots[2]; /* [0] days, [1] months: open addressing, used when channel set */
-    size_t cap[2], used[2];
+    struct bucket *slots[ACC_TABLES]; /* open addressing; a slot is used when channel is set */
+    size_t cap[ACC_TABLES], used[ACC_TABLES];
 };
 
 struct rollup_acc *rollup_acc_new(void)
@@ -35,14 +39,14 @@ void rollup_acc_free(struct rollup_acc *a)
 {
     if (!a)
         return;
-    free(a->slots[0]);
-    free(a->slots[1]);
+    for (int t = 0; t < ACC_TABLES; t++)
+        free(a->slots[t]);
     free(a);
 }
 
 void rollup_acc_reset(struct rollup_acc *a)
 {
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < ACC_TABLES; t++) {
         if (a->slots[t])
             memset(a->slots[t], 0, a->cap[t] * sizeof(struct bucket));
         a->used[t] = 0;
@@ -121,12 +125,14 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
     for (int k = 0; k < RATING_AREAS; k++)
         if (r->rating[k] != RESPONSE_ABSENT)
             one.rating[k][r->rating[k] - 1] = 1;
-    metrics_hist_add(
-        &acc_slot(a, 0, r->touchpoint_id, util_local_day(r->submitted_at), channel, segment)->h,
-        &one);
-    metrics_hist_add(
-        &acc_slot(a, 1, r->touchpoint_id, util_local_month(r->submitted_at), channel, segment)->h,
-        &one);
+    {
+        int64_t day = util_local_day(r->submitted_at), month = util_local_month(r->submitted_at);
+
+        metrics_hist_add(&acc_slot(a, 0, r->touchpoint_id, day, channel, segment)->h, &one);
+        metrics_hist_add(&acc_slot(a, 1, r->touchpoint_id, month, channel, segment)->h, &one);
+        metrics_hist_add(&acc_slot(a, 2, r->touchpoint_id, day, "", "")->h, &one);
+        metrics_hist_add(&acc_slot(a, 3, r->touchpoint_id, month, "", "")->h, &one);
+    }
 }
 
 /* The count columns of the rollup tables, in the order of struct hist. */
@@ -141,7 +147,7 @@ static const char *const hist_columns[] = {
 
 /* The upserts of one bucket, day and month: key columns, the counts, and "c = c + excluded.c".
  * Built once from the constant column names above; no value ever goes into the text. */
-static char upsert_sql[2][8192];
+static char upsert_sql[ACC_TABLES][8192];
 
 static void upsert_append(char *sql, const char *text)
 {
@@ -150,29 +156,35 @@ static void upsert_append(char *sql, const char *text)
 
 static void rollup_build_sql(void)
 {
-    static const char *const table[] = {"rollup_day", "rollup_month"};
-    static const char *const bucket[] = {"day", "month"};
+    static const char *const table[] = {"rollup_day", "rollup_month", "rollup_day_tp",
+                                        "rollup_month_tp"};
+    static const char *const bucket[] = {"day", "month", "day", "month"};
     const size_t ncols = sizeof(hist_columns) / sizeof(hist_columns[0]);
 
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < ACC_TABLES; t++) {
         char *sql = upsert_sql[t];
+        int detailed = t < 2;
 
         sql[0] = '\0';
         upsert_append(sql, "INSERT INTO ");
         upsert_append(sql, table[t]);
         upsert_append(sql, " (touchpoint_id, ");
         upsert_append(sql, bucket[t]);
-        upsert_append(sql, ", channel, segment");
+        upsert_append(sql, detailed ? ", channel, segment" : "");
         for (size_t i = 0; i < ncols; i++) {
             upsert_append(sql, ", ");
             upsert_append(sql, hist_columns[i]);
         }
-        upsert_append(sql, ") VALUES (?, ?, ?, ?");
-        for (size_t i = 0; i < ncols; i++)
-            upsert_append(sql, ", ?");
+        upsert_append(sql, detailed ? ") VALUES (?1, ?2, ?3, ?4" : ") VALUES (?1, ?2");
+        for (size_t i = 0; i < ncols; i++) {
+            char param[8];
+
+            snprintf(param, sizeof(param), ", ?%zu", 5 + i);
+            upsert_append(sql, param);
+        }
         upsert_append(sql, ") ON CONFLICT (touchpoint_id, ");
         upsert_append(sql, bucket[t]);
-        upsert_append(sql, ", channel, segment) DO UPDATE SET ");
+        upsert_append(sql, detailed ? ", channel, segment) DO UPDATE SET " : ") DO UPDATE SET ");
         for (size_t i = 0; i < ncols; i++) {
             upsert_append(sql, i ? ", " : "");
             upsert_append(sql, hist_columns[i]);
@@ -191,7 +203,7 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
     pthread_once(&once, rollup_build_sql);
     _Static_assert(sizeof(hist_columns) / sizeof(hist_columns[0]) == HIST_VALUES,
                    "the rollup columns match struct hist");
-    for (int t = 0; t < 2; t++) {
+    for (int t = 0; t < ACC_TABLES; t++) {
         sqlite3_stmt *st = conn_stmt(c, upsert_sql[t], e);
 
         if (!st)
@@ -205,8 +217,10 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
                 continue;
             sqlite3_bind_int64(st, 1, b->touchpoint_id);
             sqlite3_bind_int64(st, 2, b->key);
-            bind_text(st, 3, b->channel);
-            bind_text(st, 4, b->segment);
+            if (t < 2) {
+                bind_text(st, 3, b->channel);
+                bind_text(st, 4, b->segment);
+            }
             for (size_t i = 0; i < HIST_VALUES; i++)
                 sqlite3_bind_int64(st, 5 + (int)i, counts[i]);
             rc = sqlite3_step(st);

@@ -515,7 +515,8 @@ START_TEST(test_rollups_match_raw)
         struct rr_scan sc;
         struct hist want, *want_day;
         int64_t first_day, ndays;
-        enum scan_grain grain = round % 2 ? SCAN_DAY : SCAN_MONTH;
+        /* alternate day and month grain, and detailed or coarse rollups */
+        unsigned grain = (round % 2 ? SCAN_DAY : SCAN_MONTH) | (round % 3 == 1 ? SCAN_DETAIL : 0);
 
         memset(&sc, 0, sizeof(sc));
         memset(&want, 0, sizeof(want));
@@ -534,7 +535,7 @@ START_TEST(test_rollups_match_raw)
         ndays = 130;
         sc.first_day = first_day;
         sc.ndays = ndays;
-        sc.per_day = grain == SCAN_DAY ? xcalloc((size_t)ndays, sizeof(struct hist)) : NULL;
+        sc.per_day = (grain & SCAN_DAY) ? xcalloc((size_t)ndays, sizeof(struct hist)) : NULL;
         want_day = xcalloc((size_t)ndays, sizeof(struct hist));
         for (int i = 0; i < RR_N; i++) {
             const struct rr_item *it = &rr[i];

@@ -307,13 +307,6 @@ static int store_migrate(struct store *s, struct err *e)
  * write gets a transaction of its own instead (the baseline the benchmark compares with).
  */
 
-static int writer_exec(struct conn *c, const char *sql)
-{
-    sqlite3_stmt *st = conn_stmt(c, sql, NULL);
-
-    return st && sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-}
-
 /* Commits the writes of list (linked by next) in one transaction, then calls their done. */
 static void writer_commit(struct store *s, struct store_write *list)
 {
@@ -326,23 +319,25 @@ static void writer_commit(struct store *s, struct store_write *list)
     c = writer_begin(s, &e);
     rollup_acc_reset(s->rollups);
     for (w = list; c && w; w = w->next) {
-        if (writer_exec(c, "SAVEPOINT w") < 0) {
-            w->rc = store_sqlerr(&w->err, c->db, sqlite3_errcode(c->db), "savepoint");
-            continue;
-        }
         w->rc = store_write_apply(c, w);
-        if (w->rc < 0)
-            writer_exec(c, "ROLLBACK TO w");
-        writer_exec(c, "RELEASE w");
+        if (w->rc == STORE_WRITE_BROKEN) {
+            /* Storage trouble half way through a write: the transaction cannot stand. */
+            err_set(&e, w->err.code, "%s", w->err.detail);
+            w->rc = -1;
+            ok = 0;
+            break;
+        }
         if (w->rc == 0) {
             ok = 1;
             for (size_t i = 0; i < w->n; i++)
                 rollup_acc_add(s->rollups, &w->responses[i]);
         }
     }
+    if (c && e.code != ERR_NONE)
+        ok = 0;
     /* The rollups of everything that stays, in the same transaction: if they cannot be
      * written, nothing is. */
-    if (c && ok && rollup_acc_flush(c, s->rollups, &e) < 0)
+    if (c && ok && e.code == ERR_NONE && rollup_acc_flush(c, s->rollups, &e) < 0)
         ok = 0;
     if (c && !ok && e.code != ERR_NONE) {
         for (w = list; w; w = w->next) {
@@ -451,6 +446,54 @@ int store_response_insert(struct store *s, struct response *r, const struct idem
     }
     err_release(&w.err);
     return w.rc;
+}
+
+/* ---- the checkpointer -----------------------------------------------------------------
+ *
+ * SQLite's automatic checkpoint runs inside the commit that crosses the threshold, on the
+ * writer, so every thousandth page or so a group commit would also copy the WAL into the
+ * database and fsync it. Instead the writer's WAL hook wakes this thread, which runs a
+ * PASSIVE checkpoint on its own connection while the writer goes on.
+ */
+
+#define CHECKPOINT_PAGES 1000
+
+static int checkpoint_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+    struct store *s = arg;
+
+    (void)db;
+    (void)name;
+    if (pages >= CHECKPOINT_PAGES) {
+        pthread_mutex_lock(&s->checkpoint_lock);
+        s->checkpoint_wanted = 1;
+        pthread_cond_signal(&s->checkpoint_cond);
+        pthread_mutex_unlock(&s->checkpoint_lock);
+    }
+    return SQLITE_OK;
+}
+
+static void *checkpoint_main(void *arg)
+{
+    struct store *s = arg;
+    struct conn *c = NULL;
+
+    if (conn_open(s->path, 0, &c, NULL) < 0)
+        return NULL;
+    pthread_mutex_lock(&s->checkpoint_lock);
+    for (;;) {
+        while (!s->checkpoint_wanted && !s->checkpoint_stop)
+            pthread_cond_wait(&s->checkpoint_cond, &s->checkpoint_lock);
+        if (s->checkpoint_stop)
+            break;
+        s->checkpoint_wanted = 0;
+        pthread_mutex_unlock(&s->checkpoint_lock);
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&s->checkpoint_lock);
+    }
+    pthread_mutex_unlock(&s->checkpoint_lock);
+    conn_close(c);
+    return NULL;
 }
 
 /* ---- rollups ------------------------------------------------------------------------------ */
@@ -586,6 +629,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_mutex_init(&s->queue_lock, NULL);
     pthread_cond_init(&s->queue_cond, NULL);
+    pthread_mutex_init(&s->checkpoint_lock, NULL);
+    pthread_cond_init(&s->checkpoint_cond, NULL);
     atomic_init(&s->version, 1);
     atomic_init(&s->keys_version, 1);
     s->rollups = rollup_acc_new();
@@ -596,6 +641,16 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         goto fail;
     if (rollup_check_tz(s, e) < 0)
         goto fail;
+    /* The writer keeps a larger page cache (its B-tree pages are touched again and again) and
+     * leaves checkpoints to the checkpointer. */
+    sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 0", NULL,
+                 NULL, NULL);
+    sqlite3_wal_hook(s->writer->db, checkpoint_hook, s);
+    if (pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, s) != 0) {
+        err_set(e, ERR_INTERNAL, "cannot start the checkpoint thread");
+        goto fail;
+    }
+    s->checkpoint_running = 1;
     if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
         err_set(e, ERR_INTERNAL, "cannot start the writer thread");
         goto fail;
@@ -620,6 +675,13 @@ void store_close(struct store *s)
         pthread_mutex_unlock(&s->queue_lock);
         pthread_join(s->writer_thread, NULL);
     }
+    if (s->checkpoint_running) {
+        pthread_mutex_lock(&s->checkpoint_lock);
+        s->checkpoint_stop = 1;
+        pthread_cond_signal(&s->checkpoint_cond);
+        pthread_mutex_unlock(&s->checkpoint_lock);
+        pthread_join(s->checkpoint_thread, NULL);
+    }
     for (size_t i = 0; i < s->nall; i++)
         conn_close(s->all[i]);
     free(s->all);
@@ -633,6 +695,8 @@ void store_close(struct store *s)
     rollup_acc_free(s->rollups);
     pthread_mutex_destroy(&s->queue_lock);
     pthread_cond_destroy(&s->queue_cond);
+    pthread_mutex_destroy(&s->checkpoint_lock);
+    pthread_cond_destroy(&s->checkpoint_cond);
     free(s->path);
     free(s);
 }

@@ -43,6 +43,11 @@ struct store {
     struct store_write *queue_head, *queue_tail;
     int stopping;
     struct rollup_acc *rollups; /* the writer's, reset for every transaction */
+    /* the checkpointer: copies the WAL back into the database beside the writer */
+    pthread_t checkpoint_thread;
+    int checkpoint_running, checkpoint_wanted, checkpoint_stop;
+    pthread_mutex_t checkpoint_lock;
+    pthread_cond_t checkpoint_cond;
 };
 
 /* Rollup deltas of the responses a transaction inserts (store_rollups.c). The accumulator
@@ -57,7 +62,10 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r);
 /* Adds every bucket to the rollup tables, on the writer's open transaction. */
 int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e);
 
-/* Runs one queued write inside the writer's open transaction (store_responses.c). */
+/* Runs one queued write inside the writer's open transaction (store_responses.c): 0, -1 when
+ * the write was refused before changing anything, or STORE_WRITE_BROKEN when it failed half
+ * way (the transaction must be rolled back). */
+#define STORE_WRITE_BROKEN (-2)
 int store_write_apply(struct conn *c, struct store_write *w);
 
 /* Opens a connection with Polku's pragmas. */

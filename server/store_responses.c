@@ -176,12 +176,11 @@ done:
     return ret;
 }
 
-/* Inserts one response on the writer's connection. */
-static int response_insert_on(struct conn *c, struct response *r, const char *pointer, int64_t now,
-                              struct err *e)
+/* Finds r's touchpoint: fills touchpoint_id, journey and phase. ERR_VALIDATION at pointer when
+ * unknown. Writes nothing. */
+static int response_resolve(struct conn *c, struct response *r, const char *pointer, struct err *e)
 {
     sqlite3_stmt *st;
-    int64_t tp_id;
     int rc;
 
     st = conn_stmt(c,
@@ -196,13 +195,20 @@ static int response_insert_on(struct conn *c, struct response *r, const char *po
         return err_field(e, pointer, "unknown touchpoint %s", r->touchpoint);
     if (rc != SQLITE_ROW)
         return store_sqlerr(e, c->db, rc, "touchpoint lookup");
-    tp_id = sqlite3_column_int64(st, 0);
-    r->touchpoint_id = tp_id;
+    r->touchpoint_id = sqlite3_column_int64(st, 0);
     free(r->journey);
     free(r->phase);
     r->journey = col_text(st, 1);
     r->phase = col_text(st, 2);
     sqlite3_reset(st);
+    return 0;
+}
+
+/* Inserts one resolved response on the writer's connection. */
+static int response_insert_on(struct conn *c, struct response *r, int64_t now, struct err *e)
+{
+    sqlite3_stmt *st;
+    int rc;
 
     st = conn_stmt(c,
                    "INSERT INTO responses (touchpoint_id, nps, csat, ces, expectation, "
@@ -215,7 +221,7 @@ static int response_insert_on(struct conn *c, struct response *r, const char *po
     r->received_at = now;
     if (r->submitted_at < 0)
         r->submitted_at = r->received_at;
-    sqlite3_bind_int64(st, 1, tp_id);
+    sqlite3_bind_int64(st, 1, r->touchpoint_id);
     bind_opt_int(st, 2, r->nps);
     bind_opt_int(st, 3, r->csat);
     bind_opt_int(st, 4, r->ces);
@@ -236,21 +242,55 @@ static int response_insert_on(struct conn *c, struct response *r, const char *po
     return 0;
 }
 
+/* Whether idem's key is recorded (by an earlier transaction or earlier in this one). */
+static int idem_exists(struct conn *c, const struct idem *idem, int *exists, struct err *e)
+{
+    sqlite3_stmt *st =
+        conn_stmt(c, "SELECT 1 FROM idempotency WHERE principal = ? AND idem_key = ?", e);
+    int rc;
+
+    if (!st)
+        return -1;
+    bind_text(st, 1, idem->principal);
+    bind_text(st, 2, idem->key);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_sqlerr(e, c->db, rc, "idempotency lookup");
+    *exists = rc == SQLITE_ROW;
+    return 0;
+}
+
+/* Everything that can refuse a write is checked before its first change (the writer is the
+ * only one writing, so nothing changes in between): a refused write leaves the transaction as
+ * it was and needs no savepoint. A failure after the first change is storage trouble, and the
+ * whole transaction goes (STORE_WRITE_BROKEN). */
 int store_write_apply(struct conn *c, struct store_write *w)
 {
     int64_t now = util_now_ms();
     char pointer[48];
+    int exists = 0;
 
+    if (w->idem) {
+        if (idem_exists(c, w->idem, &exists, &w->err) < 0)
+            return -1;
+        if (exists)
+            return err_set(&w->err, ERR_CONFLICT, "Idempotency-Key %s is already recorded",
+                           w->idem->key);
+    }
     for (size_t i = 0; i < w->n; i++) {
         if (w->n == 1)
             snprintf(pointer, sizeof(pointer), "/touchpoint");
         else
             snprintf(pointer, sizeof(pointer), "/items/%zu/touchpoint", i);
-        if (response_insert_on(c, &w->responses[i], pointer, now, &w->err) < 0)
+        if (response_resolve(c, &w->responses[i], pointer, &w->err) < 0)
             return -1;
     }
+    for (size_t i = 0; i < w->n; i++)
+        if (response_insert_on(c, &w->responses[i], now, &w->err) < 0)
+            return STORE_WRITE_BROKEN;
     if (w->idem && idem_insert(c, w->idem, w->responses, w->n, &w->err) < 0)
-        return -1;
+        return STORE_WRITE_BROKEN;
     return 0;
 }
 

@@ -4,6 +4,7 @@
  * metrics scan, the data version, and persistence across reopening.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -288,6 +289,77 @@ START_TEST(test_idempotency_same_transaction)
     err_release(&e);
     /* another principal has its own key space */
     ck_assert_int_eq(store_idem_get(st, "key-2", "abc", hash, &status, &body, &e), 0);
+}
+END_TEST
+
+struct wait_all {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int done;
+};
+
+static void wait_all_done(struct store_write *w)
+{
+    struct wait_all *wa = w->ctx;
+
+    pthread_mutex_lock(&wa->lock);
+    wa->done++;
+    pthread_cond_signal(&wa->cond);
+    pthread_mutex_unlock(&wa->lock);
+}
+
+/* Writes queued together share a transaction; one refused write takes nothing of the others
+ * with it and leaves nothing of its own. */
+START_TEST(test_refused_write_in_a_group)
+{
+    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct response r[4];
+    struct store_write w[3];
+    struct response_filter f = {.limit = 100};
+    struct response *items;
+    size_t n;
+    struct err e;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    for (int i = 0; i < 4; i++) {
+        response_init(&r[i]);
+        r[i].touchpoint = xstrdup(i == 1 ? "nowhere" : "checkout");
+        r[i].nps = i;
+    }
+    memset(w, 0, sizeof(w));
+    w[0].responses = &r[0], w[0].n = 1;
+    w[1].responses = &r[1], w[1].n = 2; /* a batch of two: the first has no such touchpoint */
+    w[2].responses = &r[3], w[2].n = 1;
+    for (int i = 0; i < 3; i++) {
+        w[i].done = wait_all_done;
+        w[i].ctx = &wa;
+        store_write_submit(st, &w[i]);
+    }
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < 3)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    ck_assert_int_eq(w[0].rc, 0);
+    ck_assert_int_eq(w[1].rc, -1);
+    ck_assert_int_eq(w[1].err.code, ERR_VALIDATION);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_array_get(w[1].err.fields, 0), "pointer")),
+        "/items/0/touchpoint");
+    ck_assert_int_eq(w[2].rc, 0);
+    err_init(&e);
+    ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+    ck_assert_uint_eq(n, 2); /* nothing of the refused batch, not even its valid second item */
+    ck_assert_int_eq(items[0].nps, 0);
+    ck_assert_int_eq(items[1].nps, 3);
+    for (size_t i = 0; i < n; i++)
+        response_release(&items[i]);
+    free(items);
+    ck_assert_int_eq(store_rollup_check(st, &e), 1);
+    for (int i = 0; i < 3; i++)
+        err_release(&w[i].err);
+    for (int i = 0; i < 4; i++)
+        response_release(&r[i]);
+    err_release(&e);
 }
 END_TEST
 
@@ -577,6 +649,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_touchpoint_errors);
     tcase_add_test(tc, test_responses_filter_and_page);
     tcase_add_test(tc, test_idempotency_same_transaction);
+    tcase_add_test(tc, test_refused_write_in_a_group);
     tcase_add_test(tc, test_metrics_scan);
     tcase_add_test(tc, test_version_and_persistence);
     tcase_add_test(tc, test_keys);

@@ -448,54 +448,6 @@ int store_response_insert(struct store *s, struct response *r, const struct idem
     return w.rc;
 }
 
-/* ---- the checkpointer -----------------------------------------------------------------
- *
- * SQLite's automatic checkpoint runs inside the commit that crosses the threshold, on the
- * writer, so every thousandth page or so a group commit would also copy the WAL into the
- * database and fsync it. Instead the writer's WAL hook wakes this thread, which runs a
- * PASSIVE checkpoint on its own connection while the writer goes on.
- */
-
-#define CHECKPOINT_PAGES 1000
-
-static int checkpoint_hook(void *arg, sqlite3 *db, const char *name, int pages)
-{
-    struct store *s = arg;
-
-    (void)db;
-    (void)name;
-    if (pages >= CHECKPOINT_PAGES) {
-        pthread_mutex_lock(&s->checkpoint_lock);
-        s->checkpoint_wanted = 1;
-        pthread_cond_signal(&s->checkpoint_cond);
-        pthread_mutex_unlock(&s->checkpoint_lock);
-    }
-    return SQLITE_OK;
-}
-
-static void *checkpoint_main(void *arg)
-{
-    struct store *s = arg;
-    struct conn *c = NULL;
-
-    if (conn_open(s->path, 0, &c, NULL) < 0)
-        return NULL;
-    pthread_mutex_lock(&s->checkpoint_lock);
-    for (;;) {
-        while (!s->checkpoint_wanted && !s->checkpoint_stop)
-            pthread_cond_wait(&s->checkpoint_cond, &s->checkpoint_lock);
-        if (s->checkpoint_stop)
-            break;
-        s->checkpoint_wanted = 0;
-        pthread_mutex_unlock(&s->checkpoint_lock);
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-        pthread_mutex_lock(&s->checkpoint_lock);
-    }
-    pthread_mutex_unlock(&s->checkpoint_lock);
-    conn_close(c);
-    return NULL;
-}
-
 /* ---- rollups ------------------------------------------------------------------------------ */
 
 static const char *const rollup_tables[] = {"rollup_day", "rollup_month", "rollup_day_tp",
@@ -629,8 +581,6 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_mutex_init(&s->queue_lock, NULL);
     pthread_cond_init(&s->queue_cond, NULL);
-    pthread_mutex_init(&s->checkpoint_lock, NULL);
-    pthread_cond_init(&s->checkpoint_cond, NULL);
     atomic_init(&s->version, 1);
     atomic_init(&s->keys_version, 1);
     s->rollups = rollup_acc_new();
@@ -641,16 +591,10 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         goto fail;
     if (rollup_check_tz(s, e) < 0)
         goto fail;
-    /* The writer keeps a larger page cache (its B-tree pages are touched again and again) and
-     * leaves checkpoints to the checkpointer. */
-    sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 0", NULL,
-                 NULL, NULL);
-    sqlite3_wal_hook(s->writer->db, checkpoint_hook, s);
-    if (pthread_create(&s->checkpoint_thread, NULL, checkpoint_main, s) != 0) {
-        err_set(e, ERR_INTERNAL, "cannot start the checkpoint thread");
-        goto fail;
-    }
-    s->checkpoint_running = 1;
+    /* The writer keeps a larger page cache: its B-tree pages are touched again and again. (A
+     * checkpointer thread beside it was tried and made commits slower: its fsyncs of the
+     * database compete with the WAL's.) */
+    sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
     if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
         err_set(e, ERR_INTERNAL, "cannot start the writer thread");
         goto fail;
@@ -675,13 +619,6 @@ void store_close(struct store *s)
         pthread_mutex_unlock(&s->queue_lock);
         pthread_join(s->writer_thread, NULL);
     }
-    if (s->checkpoint_running) {
-        pthread_mutex_lock(&s->checkpoint_lock);
-        s->checkpoint_stop = 1;
-        pthread_cond_signal(&s->checkpoint_cond);
-        pthread_mutex_unlock(&s->checkpoint_lock);
-        pthread_join(s->checkpoint_thread, NULL);
-    }
     for (size_t i = 0; i < s->nall; i++)
         conn_close(s->all[i]);
     free(s->all);
@@ -695,8 +632,6 @@ void store_close(struct store *s)
     rollup_acc_free(s->rollups);
     pthread_mutex_destroy(&s->queue_lock);
     pthread_cond_destroy(&s->queue_cond);
-    pthread_mutex_destroy(&s->checkpoint_lock);
-    pthread_cond_destroy(&s->checkpoint_cond);
     free(s->path);
     free(s);
 }

@@ -43,11 +43,6 @@ struct store {
     struct store_write *queue_head, *queue_tail;
     int stopping;
     struct rollup_acc *rollups; /* the writer's, reset for every transaction */
-    /* the checkpointer: copies the WAL back into the database beside the writer */
-    pthread_t checkpoint_thread;
-    int checkpoint_running, checkpoint_wanted, checkpoint_stop;
-    pthread_mutex_t checkpoint_lock;
-    pthread_cond_t checkpoint_cond;
 };
 
 /* Rollup deltas of the responses a transaction inserts (store_rollups.c). The accumulator

@@ -27,12 +27,12 @@
 #include "store.h"
 #include "util.h"
 
-#define BATCH 5000
-#define INFLIGHT 4
+#define BATCH      5000
+#define INFLIGHT   4
 #define WRITE_ROWS 1 /* see the statement journal note in main */
-#define DAY_MS (86400LL * 1000)
-#define SPAN_MS (365 * DAY_MS)
-#define CUSTOMERS 400000
+#define DAY_MS     (86400LL * 1000)
+#define SPAN_MS    (365 * DAY_MS)
+#define CUSTOMERS  400000
 
 /* key, name, journey, phase, NPS bias (-2 .. +2: how well this touchpoint performs) */
 static const struct {
@@ -62,12 +62,15 @@ static const struct {
 };
 #define NTOUCHPOINTS (sizeof(touchpoints) / sizeof(touchpoints[0]))
 
-static const char *const channels[] = {"web", "email", "sms", "phone", "store", "chat", "app", "api"};
+static const char *const channels[] = {"web",   "email", "sms", "phone",
+                                       "store", "chat",  "app", "api"};
 static const char *const segments[] = {"consumer", "smb", "enterprise", "public"};
 static const char *const languages[] = {"fi", "sv", "en", "de"};
 static const char *const comments[] = {
-    "Quick and tidy", "Took far too long", "Friendly staff", "Could not find what I needed",
-    "Great value", "The app crashed twice", "Exactly as promised", "Nobody called back",
+    "Quick and tidy",      "Took far too long",
+    "Friendly staff",      "Could not find what I needed",
+    "Great value",         "The app crashed twice",
+    "Exactly as promised", "Nobody called back",
 };
 
 /* ---- deterministic random numbers (splitmix64) ---------------------------------------------- */
@@ -205,11 +208,11 @@ static void slot_submit(struct store *s, struct slot *sl)
     for (i = 0; i * WRITE_ROWS < sl->n; i++) {
         size_t first = i * WRITE_ROWS;
 
-        sl->ws[i] = (struct store_write){.responses = &sl->rs[first],
-                                         .n = sl->n - first < WRITE_ROWS ? sl->n - first
-                                                                         : WRITE_ROWS,
-                                         .done = slot_done,
-                                         .ctx = sl};
+        sl->ws[i] =
+            (struct store_write){.responses = &sl->rs[first],
+                                 .n = sl->n - first < WRITE_ROWS ? sl->n - first : WRITE_ROWS,
+                                 .done = slot_done,
+                                 .ctx = sl};
     }
     sl->nwrites = i;
     pthread_mutex_lock(&slot_lock);

@@ -591,10 +591,14 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         goto fail;
     if (rollup_check_tz(s, e) < 0)
         goto fail;
-    /* The writer keeps a larger page cache: its B-tree pages are touched again and again. (A
-     * checkpointer thread beside it was tried and made commits slower: its fsyncs of the
-     * database compete with the WAL's.) */
-    sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
+    /* The writer keeps a larger page cache: its B-tree pages are touched again and again. It
+     * checkpoints every 10,000 WAL pages (about 40 MB) rather than SQLite's 1,000: a checkpoint
+     * runs inside the commit that crosses the mark, and the hot pages (rollups, index tops)
+     * rewritten many times in between are copied once; +19% durable ingest on the bench. (A
+     * checkpointer thread beside the writer was tried and made commits slower: its fsyncs of
+     * the database compete with the WAL's.) */
+    sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000",
+                 NULL, NULL, NULL);
     if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
         err_set(e, ERR_INTERNAL, "cannot start the writer thread");
         goto fail;

@@ -99,11 +99,6 @@ const char *err_slug(enum err_code code)
     return err_rows[err_clamp(code)].slug;
 }
 
-const char *err_title(enum err_code code)
-{
-    return err_rows[err_clamp(code)].title;
-}
-
 json_t *err_problem(const struct err *e)
 {
     enum err_code code = err_clamp(e->code == ERR_NONE ? ERR_INTERNAL : e->code);

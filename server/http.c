@@ -60,7 +60,6 @@ struct req {
     struct err err;
     char *params[REQ_MAX_PARAMS];
     char principal[64];
-    unsigned perms;
     int64_t start_ms;
     /* the reply */
     int status;
@@ -192,20 +191,14 @@ const char *req_param(const struct req *r, int i)
     return (i >= 0 && i < REQ_MAX_PARAMS) ? r->params[i] : NULL;
 }
 
-void req_set_principal(struct req *r, const char *principal, unsigned perms)
+void req_set_principal(struct req *r, const char *principal)
 {
     snprintf(r->principal, sizeof(r->principal), "%s", principal);
-    r->perms = perms;
 }
 
 const char *req_principal(const struct req *r)
 {
     return r->principal;
-}
-
-unsigned req_perms(const struct req *r)
-{
-    return r->perms;
 }
 
 void req_set_json(struct req *r, json_t *json)
@@ -230,11 +223,6 @@ void req_set_state(struct req *r, void *state, void (*free_fn)(void *state))
         r->state_free(r->state);
     r->state = state;
     r->state_free = free_fn;
-}
-
-void *req_state(const struct req *r)
-{
-    return r->state;
 }
 
 void req_suspend(struct req *r, void (*start)(struct req *r, void *ctx),
@@ -297,11 +285,6 @@ void req_add_header(struct req *r, const char *name, const char *value)
     r->hname[r->nheaders] = xstrdup(name);
     r->hvalue[r->nheaders] = xstrdup(value);
     r->nheaders++;
-}
-
-int req_has_reply(const struct req *r)
-{
-    return r->status != 0;
 }
 
 int req_reply_status(const struct req *r)

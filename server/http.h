@@ -80,9 +80,8 @@ void req_base_url(struct req *r, char *buf, size_t len);
 #define REQ_MAX_PARAMS 4
 void req_set_param(struct req *r, int i, const char *value); /* copies value */
 const char *req_param(const struct req *r, int i);
-void req_set_principal(struct req *r, const char *principal, unsigned perms);
+void req_set_principal(struct req *r, const char *principal);
 const char *req_principal(const struct req *r);
-unsigned req_perms(const struct req *r);
 /* Parsed JSON body (borrowed, owned by the request); set by the dispatcher. */
 void req_set_json(struct req *r, json_t *json); /* steals */
 json_t *req_json(const struct req *r);
@@ -92,7 +91,6 @@ struct err *req_err(struct req *r);
 /* Per-request state a handler keeps across a suspension; freed with free_fn when the request
  * completes. */
 void req_set_state(struct req *r, void *state, void (*free_fn)(void *state));
-void *req_state(const struct req *r);
 
 /* Parks the request instead of replying: http.c suspends the connection, then calls
  * start(req, ctx), which hands the work to another thread. That thread calls req_resume(req)
@@ -113,7 +111,6 @@ void req_reply_raw(struct req *r, int status, const char *content_type, char *bo
 void req_reply_error(struct req *r, const struct err *e);
 /* Adds a header to the reply (copied). */
 void req_add_header(struct req *r, const char *name, const char *value);
-int req_has_reply(const struct req *r);
 int req_reply_status(const struct req *r);
 
 #endif

@@ -340,7 +340,7 @@ void router_dispatch(struct req *req, void *ctx)
                     req_path(req));
             goto fail;
         }
-        req_set_principal(req, principal, perms);
+        req_set_principal(req, principal);
     }
     {
         struct query_check q = {.route = route, .e = e};

@@ -4,8 +4,9 @@
  * store_keys.c.
  *
  * Durability: WAL with synchronous=FULL, so a committed write survives power loss; a write call
- * returns only after COMMIT. The writer is one connection behind a mutex; readers come from a
- * pool of read-only connections, so reads never wait for the writer.
+ * returns only after COMMIT. The writer is one connection behind a mutex (the group-commit
+ * writer thread of store_writer.c and the other writes share it); readers come from a pool of
+ * read-only connections, so reads never wait for the writer.
  */
 #include "store_int.h"
 
@@ -151,6 +152,7 @@ int conn_open(const char *path, int readonly, struct conn **out, struct err *e)
     sqlite3_create_function(c->db, "polku_day", 1, SQLITE_UTF8, NULL, sql_local_day, NULL, NULL);
     sqlite3_create_function(c->db, "polku_month", 1, SQLITE_UTF8, NULL, sql_local_month, NULL,
                             NULL);
+    rollup_register(c->db);
     if (!readonly && conn_exec(c, "PRAGMA journal_mode=WAL", e) < 0)
         goto fail;
     if (conn_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", e) < 0)
@@ -297,184 +299,36 @@ static int store_migrate(struct store *s, struct err *e)
     return 0;
 }
 
-/* ---- the group-commit writer -------------------------------------------------------------
- *
- * One thread owns the write transactions of responses. It takes every write queued while the
- * previous transaction was committing and commits them together: one fsync for all. Each write
- * runs in its own savepoint, so a failing write (unknown touchpoint, reused idempotency key)
- * is rolled back alone. Writers are told the outcome only after COMMIT has returned, and then
- * by their done callback, so HTTP threads never wait for a commit. With commit_each, every
- * write gets a transaction of its own instead (the baseline the benchmark compares with).
- */
-
-/* Commits the writes of list (linked by next) in one transaction, then calls their done. */
-static void writer_commit(struct store *s, struct store_write *list)
-{
-    struct store_write *w, *next;
-    struct conn *c;
-    struct err e;
-    int ok = 0;
-
-    err_init(&e);
-    c = writer_begin(s, &e);
-    rollup_acc_reset(s->rollups);
-    for (w = list; c && w; w = w->next) {
-        w->rc = store_write_apply(c, w);
-        if (w->rc == STORE_WRITE_BROKEN) {
-            /* Storage trouble half way through a write: the transaction cannot stand. */
-            err_set(&e, w->err.code, "%s", w->err.detail);
-            w->rc = -1;
-            ok = 0;
-            break;
-        }
-        if (w->rc == 0) {
-            ok = 1;
-            for (size_t i = 0; i < w->n; i++)
-                rollup_acc_add(s->rollups, &w->responses[i]);
-        }
-    }
-    if (c && e.code != ERR_NONE)
-        ok = 0;
-    /* The rollups of everything that stays, in the same transaction: if they cannot be
-     * written, nothing is. */
-    if (c && ok && e.code == ERR_NONE && rollup_acc_flush(c, s->rollups, &e) < 0)
-        ok = 0;
-    if (c && !ok && e.code != ERR_NONE) {
-        for (w = list; w; w = w->next) {
-            if (w->rc == 0) {
-                w->rc = -1;
-                err_set(&w->err, e.code, "%s", e.detail);
-            }
-        }
-    }
-    if (c && writer_end(s, ok, &e) < 0 && ok) {
-        /* The commit failed: nothing of this batch is stored. */
-        for (w = list; w; w = w->next) {
-            if (w->rc == 0) {
-                w->rc = -1;
-                err_set(&w->err, e.code, "%s", e.detail);
-            }
-        }
-    }
-    for (w = list; w; w = next) {
-        next = w->next;
-        if (!c) {
-            w->rc = -1;
-            err_set(&w->err, e.code, "%s", e.detail);
-        }
-        w->done(w); /* may free w */
-    }
-    err_release(&e);
-}
-
-static void *writer_main(void *arg)
-{
-    struct store *s = arg;
-    struct store_write *list;
-
-    pthread_mutex_lock(&s->queue_lock);
-    for (;;) {
-        while (!s->queue_head && !s->stopping)
-            pthread_cond_wait(&s->queue_cond, &s->queue_lock);
-        if (!s->queue_head)
-            break; /* stopping, and nothing left to write */
-        if (s->opts.commit_each) {
-            list = s->queue_head;
-            s->queue_head = list->next;
-            list->next = NULL;
-        } else {
-            list = s->queue_head;
-            s->queue_head = NULL;
-        }
-        if (!s->queue_head)
-            s->queue_tail = NULL;
-        pthread_mutex_unlock(&s->queue_lock);
-        writer_commit(s, list);
-        pthread_mutex_lock(&s->queue_lock);
-    }
-    pthread_mutex_unlock(&s->queue_lock);
-    return NULL;
-}
-
-void store_write_submit(struct store *s, struct store_write *w)
-{
-    w->rc = 0;
-    err_init(&w->err);
-    w->next = NULL;
-    pthread_mutex_lock(&s->queue_lock);
-    if (s->queue_tail)
-        s->queue_tail->next = w;
-    else
-        s->queue_head = w;
-    s->queue_tail = w;
-    pthread_cond_signal(&s->queue_cond);
-    pthread_mutex_unlock(&s->queue_lock);
-}
-
-struct write_wait {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done;
-};
-
-static void write_wait_done(struct store_write *w)
-{
-    struct write_wait *ww = w->ctx;
-
-    pthread_mutex_lock(&ww->lock);
-    ww->done = 1;
-    pthread_cond_signal(&ww->cond);
-    pthread_mutex_unlock(&ww->lock);
-}
-
-int store_response_insert(struct store *s, struct response *r, const struct idem *idem,
-                          struct err *e)
-{
-    struct write_wait ww = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    struct store_write w = {
-        .responses = r, .n = 1, .idem = idem, .done = write_wait_done, .ctx = &ww};
-
-    store_write_submit(s, &w);
-    pthread_mutex_lock(&ww.lock);
-    while (!ww.done)
-        pthread_cond_wait(&ww.cond, &ww.lock);
-    pthread_mutex_unlock(&ww.lock);
-    if (w.rc < 0 && e) {
-        err_release(e);
-        *e = w.err; /* moves the field list too */
-        return -1;
-    }
-    err_release(&w.err);
-    return w.rc;
-}
-
 /* ---- rollups ------------------------------------------------------------------------------ */
 
 static const char *const rollup_tables[] = {"rollup_day", "rollup_month", "rollup_day_tp",
                                             "rollup_month_tp"};
 #define NROLLUP_TABLES (sizeof(rollup_tables) / sizeof(rollup_tables[0]))
 
-/* Empties the rollups and fills them again: every migration's statements after its line
- * "-- rebuild: ...", in migration order (the detailed rollups from the responses, then the
- * coarse ones from the detailed). */
+/* Empties the rollups and fills them again: the statements after the line "-- rebuild: ..."
+ * of the newest migration that has one (migration 8's fill all four tables; older sections
+ * fill tables of their time and only run within their own migration). */
 static int rollup_rebuild_on(struct conn *c, struct err *e)
 {
+    const char *fill = NULL;
     char sql[128];
     int rc = SQLITE_OK, sections = 0;
 
+    for (size_t m = 0; m < schema_count; m++) {
+        const char *at = strstr(schema_sql[m], "\n-- rebuild:"); /* at a line start */
+
+        if (at) {
+            fill = at;
+            sections++;
+        }
+    }
     for (size_t t = 0; rc == SQLITE_OK && t < NROLLUP_TABLES; t++) {
         /* table names are our own constants, not input */
         snprintf(sql, sizeof(sql), "DELETE FROM %s", rollup_tables[t]);
         rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
     }
-    for (size_t m = 0; rc == SQLITE_OK && m < schema_count; m++) {
-        const char *fill = strstr(schema_sql[m], "\n-- rebuild:"); /* at a line start */
-
-        if (fill) {
-            rc = sqlite3_exec(c->db, fill, NULL, NULL, NULL);
-            sections++;
-        }
-    }
+    if (rc == SQLITE_OK && fill)
+        rc = sqlite3_exec(c->db, fill, NULL, NULL, NULL);
     if (rc == SQLITE_OK && sections == 0)
         return err_set(e, ERR_INTERNAL, "the rollup statements are missing from the schema");
     if (rc == SQLITE_OK)
@@ -599,11 +453,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
      * the database compete with the WAL's.) */
     sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000",
                  NULL, NULL, NULL);
-    if (pthread_create(&s->writer_thread, NULL, writer_main, s) != 0) {
-        err_set(e, ERR_INTERNAL, "cannot start the writer thread");
+    if (writer_start(s, e) < 0)
         goto fail;
-    }
-    s->writer_running = 1;
     *out = s;
     return 0;
 fail:
@@ -615,14 +466,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
-    if (s->writer_running) {
-        /* The writer finishes what is queued, then stops. */
-        pthread_mutex_lock(&s->queue_lock);
-        s->stopping = 1;
-        pthread_cond_signal(&s->queue_cond);
-        pthread_mutex_unlock(&s->queue_lock);
-        pthread_join(s->writer_thread, NULL);
-    }
+    writer_stop(s);
     for (size_t i = 0; i < s->nall; i++)
         conn_close(s->all[i]);
     free(s->all);

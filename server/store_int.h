@@ -1,6 +1,6 @@
 /*
- * Internals shared by the SQLite store files (store.c, store_catalog.c, store_responses.c,
- * store_keys.c). Nothing outside those files includes this header.
+ * Internals shared by the SQLite store files (store.c, store_writer.c, store_catalog.c,
+ * store_responses.c, store_keys.c, store_rollups.c, store_targets.c). Nothing outside those files includes this header.
  */
 #ifndef POLKU_STORE_INT_H
 #define POLKU_STORE_INT_H
@@ -56,6 +56,12 @@ void rollup_acc_reset(struct rollup_acc *a);
 void rollup_acc_add(struct rollup_acc *a, const struct response *r);
 /* Adds every bucket to the rollup tables, on the writer's open transaction. */
 int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e);
+/* Registers the SQL functions of the rollup histograms (polku_hist_add, polku_hist_sub, the
+ * aggregate polku_hist) on db. */
+void rollup_register(sqlite3 *db);
+/* Reads a rollup row's n (column col_n) and histogram BLOB (col_h) into h; -1 when the BLOB
+ * is not a histogram. */
+int rollup_hist_read(sqlite3_stmt *st, int col_n, int col_h, struct hist *h);
 
 /* Runs one queued write inside the writer's open transaction (store_responses.c): 0, -1 when
  * the write was refused before changing anything, or STORE_WRITE_BROKEN when it failed half
@@ -78,6 +84,11 @@ struct conn *writer_begin(struct store *s, struct err *e);
 /* Commits when ok (returns -1 and rolls back if the commit fails), else rolls back; always
  * releases the write lock. Returns 0 when committed. */
 int writer_end(struct store *s, int ok, struct err *e);
+
+/* Starts the group-commit writer thread (store_writer.c); stops it after it has finished
+ * everything queued. */
+int writer_start(struct store *s, struct err *e);
+void writer_stop(struct store *s);
 
 /* Maps a SQLite failure to an error: storage trouble is ERR_UNAVAILABLE. Returns -1. */
 int store_sqlerr(struct err *e, sqlite3 *db, int rc, const char *what);

@@ -385,7 +385,6 @@ done:
 
 #define DAY_MIN   (-1000000LL)
 #define DAY_MAX   10000000LL
-#define HIST_COLS 47 /* n, nps 0-10, csat 1-5, ces 1-7, expectation x3, ratings 4 x 5 */
 
 static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
                       void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
@@ -423,11 +422,11 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
     char sql[1024];
     sqlite3_stmt *st = NULL;
     int64_t last_bucket = INT64_MIN, last_start = 0;
-    int rc, i;
+    int rc;
 
     /* the table and column names are our own constants, not input */
     snprintf(sql, sizeof(sql),
-             "SELECT j.key, p.key, p.position, t.key, %s, r.%s, r.* FROM %s%s"
+             "SELECT j.key, p.key, p.position, t.key, %s, r.%s, r.n, r.h FROM %s%s"
              "WHERE r.%s >= ? AND r.%s < ?",
              detailed ? "r.channel, r.segment" : "NULL, NULL", bucket_col, tables[month][detailed],
              SCAN_JOIN, bucket_col, bucket_col);
@@ -441,25 +440,16 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct hist h;
         int64_t bucket = sqlite3_column_int64(st, 6);
-        /* r.* follows: touchpoint_id, bucket, (channel, segment,) then the counts */
-        int col = 7 + (detailed ? 4 : 2);
 
         if (timed && bucket != last_bucket) {
             last_bucket = bucket;
             last_start = month ? util_month_start(bucket) : util_day_start(bucket);
         }
-        h.n = sqlite3_column_int64(st, col++);
-        for (i = 0; i < 11; i++)
-            h.nps[i] = sqlite3_column_int64(st, col++);
-        for (i = 0; i < 5; i++)
-            h.csat[i] = sqlite3_column_int64(st, col++);
-        for (i = 0; i < 7; i++)
-            h.ces[i] = sqlite3_column_int64(st, col++);
-        for (i = 0; i < EXPECT_VALUES; i++)
-            h.expectation[i] = sqlite3_column_int64(st, col++);
-        for (int a = 0; a < RATING_AREAS; a++)
-            for (i = 0; i < 5; i++)
-                h.rating[a][i] = sqlite3_column_int64(st, col++);
+        if (rollup_hist_read(st, 7, 8, &h) < 0) {
+            sqlite3_finalize(st);
+            return err_set(e, ERR_INTERNAL, "a %s row holds no histogram: run polku rollup "
+                           "rebuild", tables[month][detailed]);
+        }
         scan_emit(st, last_start, &h, cb, ctx);
     }
     sqlite3_finalize(st);

@@ -106,25 +106,31 @@ static struct bucket *acc_slot(struct rollup_acc *a, int t, int64_t tp, int64_t 
     }
 }
 
+/* The histogram of the one response r; values out of range are not counted. */
+static void hist_of_response(const struct response *r, struct hist *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->n = 1;
+    if (r->nps >= 0 && r->nps <= 10)
+        h->nps[r->nps] = 1;
+    if (r->csat >= 1 && r->csat <= 5)
+        h->csat[r->csat - 1] = 1;
+    if (r->ces >= 1 && r->ces <= 7)
+        h->ces[r->ces - 1] = 1;
+    if (r->expectation >= 0 && r->expectation < EXPECT_VALUES)
+        h->expectation[r->expectation] = 1;
+    for (int k = 0; k < RATING_AREAS; k++)
+        if (r->rating[k] >= 1 && r->rating[k] <= 5)
+            h->rating[k][r->rating[k] - 1] = 1;
+}
+
 void rollup_acc_add(struct rollup_acc *a, const struct response *r)
 {
     const char *channel = r->channel ? r->channel : "";
     const char *segment = r->segment ? r->segment : "";
     struct hist one;
 
-    memset(&one, 0, sizeof(one));
-    one.n = 1;
-    if (r->nps != RESPONSE_ABSENT)
-        one.nps[r->nps] = 1;
-    if (r->csat != RESPONSE_ABSENT)
-        one.csat[r->csat - 1] = 1;
-    if (r->ces != RESPONSE_ABSENT)
-        one.ces[r->ces - 1] = 1;
-    if (r->expectation != RESPONSE_ABSENT)
-        one.expectation[r->expectation] = 1;
-    for (int k = 0; k < RATING_AREAS; k++)
-        if (r->rating[k] != RESPONSE_ABSENT)
-            one.rating[k][r->rating[k] - 1] = 1;
+    hist_of_response(r, &one);
     {
         int64_t day = util_local_day(r->submitted_at), month = util_local_month(r->submitted_at);
 
@@ -135,74 +141,181 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
     }
 }
 
-/* The count columns of the rollup tables, in the order of struct hist. */
-static const char *const hist_columns[] = {
-    "n",         "nps0",    "nps1",         "nps2",  "nps3",  "nps4",  "nps5",  "nps6",
-    "nps7",      "nps8",    "nps9",         "nps10", "csat1", "csat2", "csat3", "csat4",
-    "csat5",     "ces1",    "ces2",         "ces3",  "ces4",  "ces5",  "ces6",  "ces7",
-    "exp_below", "exp_met", "exp_exceeded", "ri1",   "ri2",   "ri3",   "ri4",   "ri5",
-    "rc1",       "rc2",     "rc3",          "rc4",   "rc5",   "rr1",   "rr2",   "rr3",
-    "rr4",       "rr5",     "rv1",          "rv2",   "rv3",   "rv4",   "rv5",
-};
+/* ---- the histogram BLOB (migration 8) ------------------------------------------------------
+ *
+ * h holds the counts of struct hist after n, in order, as zigzag LEB128 varints: canonical, so
+ * equal histograms have equal BLOBs (store_rollup_check compares them as values). */
 
-/* The upserts of one bucket, day and month: key columns, the counts, and "c = c + excluded.c".
- * Built once from the constant column names above; no value ever goes into the text. */
-static char upsert_sql[ACC_TABLES][8192];
+#define HIST_COUNTS (HIST_VALUES - 1)
+#define HIST_BLOB_MAX (HIST_COUNTS * 10)
 
-static void upsert_append(char *sql, const char *text)
+static size_t hist_encode(const struct hist *h, unsigned char *out)
 {
-    strncat(sql, text, sizeof(upsert_sql[0]) - strlen(sql) - 1);
-}
+    const int64_t *v = &h->n + 1;
+    size_t len = 0;
 
-static void rollup_build_sql(void)
-{
-    static const char *const table[] = {"rollup_day", "rollup_month", "rollup_day_tp",
-                                        "rollup_month_tp"};
-    static const char *const bucket[] = {"day", "month", "day", "month"};
-    const size_t ncols = sizeof(hist_columns) / sizeof(hist_columns[0]);
+    for (size_t i = 0; i < HIST_COUNTS; i++) {
+        uint64_t z = ((uint64_t)v[i] << 1) ^ (uint64_t)(v[i] >> 63);
 
-    for (int t = 0; t < ACC_TABLES; t++) {
-        char *sql = upsert_sql[t];
-        int detailed = t < 2;
-
-        sql[0] = '\0';
-        upsert_append(sql, "INSERT INTO ");
-        upsert_append(sql, table[t]);
-        upsert_append(sql, " (touchpoint_id, ");
-        upsert_append(sql, bucket[t]);
-        upsert_append(sql, detailed ? ", channel, segment" : "");
-        for (size_t i = 0; i < ncols; i++) {
-            upsert_append(sql, ", ");
-            upsert_append(sql, hist_columns[i]);
+        while (z >= 0x80) {
+            out[len++] = (unsigned char)(z | 0x80);
+            z >>= 7;
         }
-        upsert_append(sql, detailed ? ") VALUES (?1, ?2, ?3, ?4" : ") VALUES (?1, ?2");
-        for (size_t i = 0; i < ncols; i++) {
-            char param[8];
-
-            snprintf(param, sizeof(param), ", ?%zu", 5 + i);
-            upsert_append(sql, param);
-        }
-        upsert_append(sql, ") ON CONFLICT (touchpoint_id, ");
-        upsert_append(sql, bucket[t]);
-        upsert_append(sql, detailed ? ", channel, segment) DO UPDATE SET " : ") DO UPDATE SET ");
-        for (size_t i = 0; i < ncols; i++) {
-            upsert_append(sql, i ? ", " : "");
-            upsert_append(sql, hist_columns[i]);
-            upsert_append(sql, " = ");
-            upsert_append(sql, hist_columns[i]);
-            upsert_append(sql, " + excluded.");
-            upsert_append(sql, hist_columns[i]);
-        }
+        out[len++] = (unsigned char)z;
     }
+    return len;
 }
+
+/* Adds the counts of blob (len bytes) to h; -1 when it is not a histogram. */
+static int hist_decode_add(const unsigned char *blob, size_t len, struct hist *h)
+{
+    int64_t *v = &h->n + 1;
+    size_t k = 0;
+
+    for (size_t i = 0; i < HIST_COUNTS; i++) {
+        uint64_t z = 0;
+        int shift = 0;
+
+        for (;;) {
+            if (k >= len || shift > 63)
+                return -1;
+            z |= (uint64_t)(blob[k] & 0x7f) << shift;
+            shift += 7;
+            if (!(blob[k++] & 0x80))
+                break;
+        }
+        v[i] += (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+    }
+    return k == len ? 0 : -1;
+}
+
+int rollup_hist_read(sqlite3_stmt *st, int col_n, int col_h, struct hist *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->n = sqlite3_column_int64(st, col_n);
+    return hist_decode_add(sqlite3_column_blob(st, col_h), (size_t)sqlite3_column_bytes(st, col_h),
+                           h);
+}
+
+/* The one-response histogram of the eight metric columns in argv (NULL or out of range:
+ * not counted). */
+static void hist_of_values(sqlite3_value **argv, struct hist *h)
+{
+    struct response r;
+
+    response_init(&r);
+    r.nps = sqlite3_value_type(argv[0]) == SQLITE_NULL ? RESPONSE_ABSENT
+                                                       : sqlite3_value_int(argv[0]);
+    r.csat = sqlite3_value_type(argv[1]) == SQLITE_NULL ? RESPONSE_ABSENT
+                                                        : sqlite3_value_int(argv[1]);
+    r.ces = sqlite3_value_type(argv[2]) == SQLITE_NULL ? RESPONSE_ABSENT
+                                                       : sqlite3_value_int(argv[2]);
+    r.expectation = sqlite3_value_type(argv[3]) == SQLITE_NULL ? RESPONSE_ABSENT
+                                                               : sqlite3_value_int(argv[3]);
+    for (int a = 0; a < RATING_AREAS; a++)
+        r.rating[a] = sqlite3_value_type(argv[4 + a]) == SQLITE_NULL
+                          ? RESPONSE_ABSENT
+                          : sqlite3_value_int(argv[4 + a]);
+    hist_of_response(&r, h);
+}
+
+static void hist_result(sqlite3_context *ctx, const struct hist *h)
+{
+    unsigned char out[HIST_BLOB_MAX];
+
+    sqlite3_result_blob(ctx, out, (int)hist_encode(h, out), SQLITE_TRANSIENT);
+}
+
+static int hist_arg(sqlite3_context *ctx, sqlite3_value *v, struct hist *h)
+{
+    if (hist_decode_add(sqlite3_value_blob(v), (size_t)sqlite3_value_bytes(v), h) == 0)
+        return 0;
+    sqlite3_result_error(ctx, "not a rollup histogram", -1);
+    return -1;
+}
+
+/* polku_hist_add(h1, h2): the sum of two histograms. */
+static void sql_hist_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct hist h;
+
+    (void)argc;
+    memset(&h, 0, sizeof(h));
+    if (hist_arg(ctx, argv[0], &h) == 0 && hist_arg(ctx, argv[1], &h) == 0)
+        hist_result(ctx, &h);
+}
+
+/* polku_hist_sub(h, nps, csat, ces, expectation, r_interaction, r_content, r_recovery,
+ * r_value): h without one response. */
+static void sql_hist_sub(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct hist h, one;
+    int64_t *v = &h.n, *o = &one.n;
+
+    (void)argc;
+    memset(&h, 0, sizeof(h));
+    if (hist_arg(ctx, argv[0], &h) < 0)
+        return;
+    hist_of_values(argv + 1, &one);
+    for (size_t i = 1; i < HIST_VALUES; i++)
+        v[i] -= o[i];
+    hist_result(ctx, &h);
+}
+
+/* polku_hist(nps, csat, ces, expectation, r_interaction, r_content, r_recovery, r_value):
+ * aggregate, the histogram of the rows. */
+static void sql_hist_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    struct hist *acc = sqlite3_aggregate_context(ctx, sizeof(*acc)), one;
+
+    (void)argc;
+    if (!acc) {
+        sqlite3_result_error_nomem(ctx);
+        return;
+    }
+    hist_of_values(argv, &one);
+    metrics_hist_add(acc, &one);
+}
+
+static void sql_hist_final(sqlite3_context *ctx)
+{
+    struct hist *acc = sqlite3_aggregate_context(ctx, 0), none;
+
+    if (!acc) {
+        memset(&none, 0, sizeof(none));
+        acc = &none;
+    }
+    hist_result(ctx, acc);
+}
+
+void rollup_register(sqlite3 *db)
+{
+    const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC;
+
+    sqlite3_create_function(db, "polku_hist_add", 2, flags, NULL, sql_hist_add, NULL, NULL);
+    sqlite3_create_function(db, "polku_hist_sub", 9, flags, NULL, sql_hist_sub, NULL, NULL);
+    sqlite3_create_function(db, "polku_hist", 8, flags, NULL, NULL, sql_hist_step,
+                            sql_hist_final);
+}
+
+/* The upsert of one bucket per table: n and h added to what the bucket holds. */
+static const char *const upsert_sql[ACC_TABLES] = {
+    "INSERT INTO rollup_day (touchpoint_id, day, channel, segment, n, h) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (touchpoint_id, day, channel, segment) "
+    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
+    "INSERT INTO rollup_month (touchpoint_id, month, channel, segment, n, h) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (touchpoint_id, month, channel, segment) "
+    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
+    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h) "
+    "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, day) "
+    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
+    "INSERT INTO rollup_month_tp (touchpoint_id, month, n, h) "
+    "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, month) "
+    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
+};
 
 int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
 {
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-
-    pthread_once(&once, rollup_build_sql);
-    _Static_assert(sizeof(hist_columns) / sizeof(hist_columns[0]) == HIST_VALUES,
-                   "the rollup columns match struct hist");
     for (int t = 0; t < ACC_TABLES; t++) {
         sqlite3_stmt *st = conn_stmt(c, upsert_sql[t], e);
 
@@ -210,7 +323,7 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
             return -1;
         for (size_t k = 0; k < a->cap[t]; k++) {
             const struct bucket *b = &a->slots[t][k];
-            const int64_t *counts = (const int64_t *)(const void *)&b->h;
+            unsigned char blob[HIST_BLOB_MAX];
             int rc;
 
             if (!b->channel)
@@ -221,8 +334,8 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
                 bind_text(st, 3, b->channel);
                 bind_text(st, 4, b->segment);
             }
-            for (size_t i = 0; i < HIST_VALUES; i++)
-                sqlite3_bind_int64(st, 5 + (int)i, counts[i]);
+            sqlite3_bind_int64(st, 5, b->h.n);
+            sqlite3_bind_blob(st, 6, blob, (int)hist_encode(&b->h, blob), SQLITE_STATIC);
             rc = sqlite3_step(st);
             sqlite3_reset(st);
             if (rc != SQLITE_DONE)

@@ -31,11 +31,9 @@ function init(args)
          items[#items + 1] = common.item(keys, "b" .. tid .. "-" .. b .. "-" .. i, now, 30 * 86400)
       end
       -- the first item goes last so that its customer (the unique part) ends the body
-      local first = common.item(keys, "@", now, 30 * 86400)
-      local at = string.find(first, '"customer":"@"', 1, true)
-      heads[b] = '{"items":[' .. table.concat(items, ",") .. (n > 1 and "," or "") ..
-         string.sub(first, 1, at + 11)
-      tails[b] = string.sub(first, at + 13) .. ']}'
+      local head, tail = common.template(keys, now, 30 * 86400)
+      heads[b] = '{"items":[' .. table.concat(items, ",") .. (n > 1 and "," or "") .. head
+      tails[b] = tail .. ']}'
    end
 end
 

@@ -48,8 +48,6 @@ int api_responses_batch(struct req *req, struct app *app);
 int api_response_get(struct req *req, struct app *app);
 int api_response_delete(struct req *req, struct app *app);
 
-/* Renders a stored response (new). */
-json_t *api_response_render(const struct response *r);
 /* Reads the response filters (journey, phase, touchpoint, channel, segment, customer, from, to)
  * from the query into f (strings borrowed from the request). */
 int api_response_filter(struct req *req, struct response_filter *f);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "jsonw.h"
 #include "paging.h"
 #include "sha256.h"
 #include "util.h"
@@ -60,36 +61,65 @@ static int response_language_ok(const char *s)
     }
 }
 
-json_t *api_response_render(const struct response *r)
+static void jw_opt_int(struct jw *w, int v)
 {
-    json_t *ratings = json_object(), *props = json_null();
-    json_t *obj;
+    if (v == RESPONSE_ABSENT)
+        jw_raw(w, "null");
+    else
+        jw_int(w, v);
+}
 
-    for (int a = 0; a < RATING_AREAS; a++)
-        if (r->rating[a] != RESPONSE_ABSENT)
-            json_object_set_new(ratings, metrics_rating_name((enum rating_area)a),
-                                json_integer(r->rating[a]));
-    if (r->properties) {
-        json_decref(props);
-        props = json_loads(r->properties, 0, NULL);
-        if (!props)
-            props = json_null();
+/* One response as a JSON object. Rendered by hand: it is part of every ingest's reply. */
+static void response_write(struct jw *w, const struct response *r)
+{
+    int first = 1;
+
+    jw_raw(w, "{\"id\":");
+    jw_int(w, r->id);
+    jw_raw(w, ",\"touchpoint\":");
+    jw_str(w, r->touchpoint);
+    jw_raw(w, ",\"journey\":");
+    jw_str(w, r->journey);
+    jw_raw(w, ",\"phase\":");
+    jw_str(w, r->phase);
+    jw_raw(w, ",\"nps\":");
+    jw_opt_int(w, r->nps);
+    jw_raw(w, ",\"csat\":");
+    jw_opt_int(w, r->csat);
+    jw_raw(w, ",\"ces\":");
+    jw_opt_int(w, r->ces);
+    jw_raw(w, ",\"expectation\":");
+    jw_str(w, r->expectation == RESPONSE_ABSENT
+                  ? NULL
+                  : metrics_expectation_name((enum expectation)r->expectation));
+    jw_raw(w, ",\"ratings\":{");
+    for (int a = 0; a < RATING_AREAS; a++) {
+        if (r->rating[a] == RESPONSE_ABSENT)
+            continue;
+        jw_raw(w, first ? "" : ",");
+        jw_str(w, metrics_rating_name((enum rating_area)a));
+        jw_raw(w, ":");
+        jw_int(w, r->rating[a]);
+        first = 0;
     }
-#define OPT_INT(v) ((v) == RESPONSE_ABSENT ? json_null() : json_integer(v))
-    obj = json_pack(
-        "{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-        "id", (json_int_t)r->id, "touchpoint", r->touchpoint, "journey", r->journey, "phase",
-        r->phase, "nps", OPT_INT(r->nps), "csat", OPT_INT(r->csat), "ces", OPT_INT(r->ces),
-        "expectation",
-        r->expectation == RESPONSE_ABSENT
-            ? json_null()
-            : json_string(metrics_expectation_name((enum expectation)r->expectation)),
-        "ratings", ratings, "comment", json_opt_string(r->comment), "channel",
-        json_opt_string(r->channel), "language", json_opt_string(r->language), "customer",
-        json_opt_string(r->customer), "segment", json_opt_string(r->segment), "properties", props,
-        "submitted_at", json_time(r->submitted_at), "received_at", json_time(r->received_at));
-#undef OPT_INT
-    return obj;
+    jw_raw(w, "},\"comment\":");
+    jw_str(w, r->comment);
+    jw_raw(w, ",\"channel\":");
+    jw_str(w, r->channel);
+    jw_raw(w, ",\"language\":");
+    jw_str(w, r->language);
+    jw_raw(w, ",\"customer\":");
+    jw_str(w, r->customer);
+    jw_raw(w, ",\"segment\":");
+    jw_str(w, r->segment);
+    /* properties are stored as the compact JSON text of the validated object */
+    jw_raw(w, ",\"properties\":");
+    jw_raw(w, r->properties ? r->properties : "null");
+    jw_raw(w, ",\"submitted_at\":");
+    jw_time(w, r->submitted_at);
+    jw_raw(w, ",\"received_at\":");
+    jw_time(w, r->received_at);
+    jw_raw(w, "}");
 }
 
 static int response_parse_properties(json_t *v, char **out, struct err *e)
@@ -211,23 +241,20 @@ static int response_parse(json_t *obj, const char *base, struct response *r, str
 static char *response_render_body(const struct response *rs, size_t n, void *ctx)
 {
     const int *batch = ctx;
-    json_t *obj;
-    char *text;
+    struct jw w;
 
+    jw_init(&w);
     if (*batch) {
-        json_t *items = json_array();
-
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(items, api_response_render(&rs[i]));
-        obj = json_pack("{s:o}", "items", items);
+        jw_raw(&w, "{\"items\":[");
+        for (size_t i = 0; i < n; i++) {
+            jw_raw(&w, i ? "," : "");
+            response_write(&w, &rs[i]);
+        }
+        jw_raw(&w, "]}");
     } else {
-        obj = api_response_render(&rs[0]);
+        response_write(&w, &rs[0]);
     }
-    text = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    if (!text)
-        abort();
-    return text;
+    return jw_take(&w);
 }
 
 /* Replies 201 with a created body; id (single responses) gives the Location, or 0 to read it
@@ -455,6 +482,7 @@ static int response_id(struct req *req, int64_t *id)
 int api_response_get(struct req *req, struct app *app)
 {
     struct response r;
+    struct jw w;
     int64_t id;
 
     if (response_id(req, &id) < 0)
@@ -462,8 +490,11 @@ int api_response_get(struct req *req, struct app *app)
     response_init(&r);
     if (store_response_get(app->store, id, &r, req_err(req)) < 0)
         return -1;
-    req_reply_json(req, HTTP_OK, api_response_render(&r));
+    jw_init(&w);
+    response_write(&w, &r);
     response_release(&r);
+    req_reply_raw(req, HTTP_OK, "application/json", w.buf, w.len);
+    jw_take(&w); /* the reply owns the text now */
     return 0;
 }
 
@@ -526,7 +557,7 @@ int api_responses_list(struct req *req, struct app *app)
     long long lim = LIST_DEFAULT, after;
     char buf[32], next[64];
     size_t n = 0;
-    json_t *arr, *body;
+    struct jw w;
 
     api_response_filter(req, &f);
     if (limit)
@@ -543,21 +574,26 @@ int api_responses_list(struct req *req, struct app *app)
     f.limit = (int)lim + 1;
     if (store_responses_list(app->store, &f, &items, &n, e) < 0)
         return -1;
-    arr = json_array();
-    for (size_t i = 0; i < n && (long long)i < lim; i++)
-        json_array_append_new(arr, api_response_render(&items[i]));
-    body = json_pack("{s:o}", "items", arr);
+    jw_init(&w);
+    jw_raw(&w, "{\"items\":[");
+    for (size_t i = 0; i < n && (long long)i < lim; i++) {
+        jw_raw(&w, i ? "," : "");
+        response_write(&w, &items[i]);
+    }
+    jw_raw(&w, "],\"next_cursor\":");
     if ((long long)n > lim) {
         snprintf(buf, sizeof(buf), "%lld", (long long)items[lim - 1].id);
         cursor_encode('r', buf, next, sizeof(next));
-        json_object_set_new(body, "next_cursor", json_string(next));
+        jw_str(&w, next);
         paging_link_next(req, next);
     } else {
-        json_object_set_new(body, "next_cursor", json_null());
+        jw_raw(&w, "null");
     }
+    jw_raw(&w, "}");
     for (size_t i = 0; i < n; i++)
         response_release(&items[i]);
     free(items);
-    req_reply_json(req, HTTP_OK, body);
+    req_reply_raw(req, HTTP_OK, "application/json", w.buf, w.len);
+    jw_take(&w); /* the reply owns the text now */
     return 0;
 }

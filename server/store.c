@@ -423,10 +423,20 @@ static int rollup_check_tz(struct store *s, struct err *e)
     return store_rollup_rebuild(s, e);
 }
 
+/* Before SQLite initialises: no memory statistics, which cost a global mutex on every
+ * allocation (the writer allocates for every statement step). */
+static void store_sqlite_config(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_open(const char *path, const struct store_options *opts, struct store **out,
                struct err *e)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct store *s = xcalloc(1, sizeof(*s));
+
+    pthread_once(&once, store_sqlite_config);
 
     s->path = xstrdup(path);
     if (opts)

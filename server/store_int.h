@@ -1,6 +1,7 @@
 /*
  * Internals shared by the SQLite store files (store.c, store_writer.c, store_catalog.c,
- * store_responses.c, store_keys.c, store_rollups.c, store_targets.c). Nothing outside those files includes this header.
+ * store_responses.c, store_keys.c, store_rollups.c, store_targets.c). Nothing outside those files
+ * includes this header.
  */
 #ifndef POLKU_STORE_INT_H
 #define POLKU_STORE_INT_H

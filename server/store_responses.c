@@ -383,8 +383,8 @@ done:
  * transaction, so the parts form one consistent snapshot.
  */
 
-#define DAY_MIN   (-1000000LL)
-#define DAY_MAX   10000000LL
+#define DAY_MIN (-1000000LL)
+#define DAY_MAX 10000000LL
 
 static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
                       void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
@@ -447,8 +447,10 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
         }
         if (rollup_hist_read(st, 7, 8, &h) < 0) {
             sqlite3_finalize(st);
-            return err_set(e, ERR_INTERNAL, "a %s row holds no histogram: run polku rollup "
-                           "rebuild", tables[month][detailed]);
+            return err_set(e, ERR_INTERNAL,
+                           "a %s row holds no histogram: run polku rollup "
+                           "rebuild",
+                           tables[month][detailed]);
         }
         scan_emit(st, last_start, &h, cb, ctx);
     }

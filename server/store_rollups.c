@@ -146,7 +146,7 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
  * h holds the counts of struct hist after n, in order, as zigzag LEB128 varints: canonical, so
  * equal histograms have equal BLOBs (store_rollup_check compares them as values). */
 
-#define HIST_COUNTS (HIST_VALUES - 1)
+#define HIST_COUNTS   (HIST_VALUES - 1)
 #define HIST_BLOB_MAX (HIST_COUNTS * 10)
 
 static size_t hist_encode(const struct hist *h, unsigned char *out)
@@ -204,14 +204,14 @@ static void hist_of_values(sqlite3_value **argv, struct hist *h)
     struct response r;
 
     response_init(&r);
-    r.nps = sqlite3_value_type(argv[0]) == SQLITE_NULL ? RESPONSE_ABSENT
-                                                       : sqlite3_value_int(argv[0]);
-    r.csat = sqlite3_value_type(argv[1]) == SQLITE_NULL ? RESPONSE_ABSENT
-                                                        : sqlite3_value_int(argv[1]);
-    r.ces = sqlite3_value_type(argv[2]) == SQLITE_NULL ? RESPONSE_ABSENT
-                                                       : sqlite3_value_int(argv[2]);
-    r.expectation = sqlite3_value_type(argv[3]) == SQLITE_NULL ? RESPONSE_ABSENT
-                                                               : sqlite3_value_int(argv[3]);
+    r.nps =
+        sqlite3_value_type(argv[0]) == SQLITE_NULL ? RESPONSE_ABSENT : sqlite3_value_int(argv[0]);
+    r.csat =
+        sqlite3_value_type(argv[1]) == SQLITE_NULL ? RESPONSE_ABSENT : sqlite3_value_int(argv[1]);
+    r.ces =
+        sqlite3_value_type(argv[2]) == SQLITE_NULL ? RESPONSE_ABSENT : sqlite3_value_int(argv[2]);
+    r.expectation =
+        sqlite3_value_type(argv[3]) == SQLITE_NULL ? RESPONSE_ABSENT : sqlite3_value_int(argv[3]);
     for (int a = 0; a < RATING_AREAS; a++)
         r.rating[a] = sqlite3_value_type(argv[4 + a]) == SQLITE_NULL
                           ? RESPONSE_ABSENT
@@ -294,8 +294,7 @@ void rollup_register(sqlite3 *db)
 
     sqlite3_create_function(db, "polku_hist_add", 2, flags, NULL, sql_hist_add, NULL, NULL);
     sqlite3_create_function(db, "polku_hist_sub", 9, flags, NULL, sql_hist_sub, NULL, NULL);
-    sqlite3_create_function(db, "polku_hist", 8, flags, NULL, NULL, sql_hist_step,
-                            sql_hist_final);
+    sqlite3_create_function(db, "polku_hist", 8, flags, NULL, NULL, sql_hist_step, sql_hist_final);
 }
 
 /* The upsert of one bucket per table: n and h added to what the bucket holds. */

@@ -1,0 +1,113 @@
+/*
+ * api/jsonw.c: the hand-written JSON text is what jansson's json_dumps(JSON_COMPACT) gives for
+ * the same values (strings with every kind of escape, UTF-8, integers at the int64 limits,
+ * null), and it parses back to them.
+ */
+#include <check.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_main.h"
+#include "jsonw.h"
+
+static const char *const strings[] = {
+    "",
+    "plain",
+    "quote \" and backslash \\",
+    "tab\tnewline\ncr\rbackspace\bformfeed\f",
+    "\x01\x02\x1f control",
+    "slash / stays",
+    "UTF-8: \xc3\xa4\xc3\xb6 \xe2\x82\xac \xf0\x9f\x98\x80",
+    "del \x7f stays",
+};
+
+START_TEST(test_strings_match_jansson)
+{
+    for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+        struct jw w;
+        json_t *v = json_string(strings[i]);
+        char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), *got;
+        json_t *back;
+
+        jw_init(&w);
+        jw_str(&w, strings[i]);
+        got = jw_take(&w);
+        ck_assert_str_eq(got, want);
+        back = json_loads(got, JSON_DECODE_ANY, NULL);
+        ck_assert_ptr_nonnull(back);
+        ck_assert_str_eq(json_string_value(back), strings[i]);
+        json_decref(back);
+        json_decref(v);
+        free(want);
+        free(got);
+    }
+}
+END_TEST
+
+START_TEST(test_integers_and_null)
+{
+    static const int64_t values[] = {0, 7, -7, 1234567890123LL, INT64_MAX, INT64_MIN};
+    struct jw w;
+    char *got;
+
+    jw_init(&w);
+    jw_raw(&w, "[");
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+        jw_int(&w, values[i]);
+        jw_raw(&w, ",");
+    }
+    jw_str(&w, NULL);
+    jw_raw(&w, "]");
+    got = jw_take(&w);
+    ck_assert_str_eq(got, "[0,7,-7,1234567890123,9223372036854775807,-9223372036854775808,null]");
+    free(got);
+}
+END_TEST
+
+START_TEST(test_grows_past_the_first_buffer)
+{
+    struct jw w;
+    char *got;
+    size_t n = 0;
+
+    jw_init(&w);
+    for (int i = 0; i < 5000; i++)
+        jw_str(&w, "abc\n");
+    got = jw_take(&w);
+    ck_assert_uint_eq(strlen(got), 5000 * strlen("\"abc\\n\""));
+    for (const char *p = got; (p = strstr(p, "\"abc\\n\"")); p++)
+        n++;
+    ck_assert_uint_eq(n, 5000);
+    free(got);
+}
+END_TEST
+
+START_TEST(test_time_is_rfc3339)
+{
+    struct jw w;
+    char *got;
+
+    jw_init(&w);
+    jw_time(&w, 1795644000123LL);
+    got = jw_take(&w);
+    ck_assert_str_eq(got, "\"2026-11-25T22:00:00.123Z\"");
+    free(got);
+}
+END_TEST
+
+static Suite *jsonw_suite(void)
+{
+    Suite *s = suite_create("jsonw");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, test_strings_match_jansson);
+    tcase_add_test(tc, test_integers_and_null);
+    tcase_add_test(tc, test_grows_past_the_first_buffer);
+    tcase_add_test(tc, test_time_is_rfc3339);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+CHECK_MAIN(jsonw_suite)

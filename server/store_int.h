@@ -102,6 +102,15 @@ int store_delete_id(struct store *s, const char *sql, int64_t id, const char *wh
 int stmt_collect(struct conn *c, sqlite3_stmt *st, void **items, size_t *n, size_t size,
                  void (*from_row)(sqlite3_stmt *st, void *item), const char *what, struct err *e);
 
+/* The UTC day of a response, as in the index responses_touchpoint_day (migration 9): a query
+ * with a time range adds RESPONSE_DAY conditions from response_day_of() of its bounds
+ * (inclusive) beside the exact ones, so the index narrows it to whole days. */
+#define RESPONSE_DAY "r.submitted_at / 86400000"
+static inline int64_t response_day_of(int64_t ms)
+{
+    return ms < 0 ? -1 : ms / 86400000; /* stored times are never negative */
+}
+
 /* Binding helpers: NULL strings bind SQL NULL. */
 void bind_text(sqlite3_stmt *st, int i, const char *s);
 void bind_opt_int(sqlite3_stmt *st, int i, int v); /* RESPONSE_ABSENT binds NULL */

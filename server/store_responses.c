@@ -314,9 +314,11 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     /* Time conditions only when given: a full-range condition on submitted_at could lead the
      * planner to its index and a sort, where paging wants the rowid order. */
     if (f->has_from)
-        strncat(sql, " AND r.submitted_at >= ?", sizeof(sql) - strlen(sql) - 1);
+        strncat(sql, " AND r.submitted_at >= ? AND " RESPONSE_DAY " >= ?",
+                sizeof(sql) - strlen(sql) - 1);
     if (f->has_to)
-        strncat(sql, " AND r.submitted_at < ?", sizeof(sql) - strlen(sql) - 1);
+        strncat(sql, " AND r.submitted_at < ? AND " RESPONSE_DAY " <= ?",
+                sizeof(sql) - strlen(sql) - 1);
     filter_sql(f, sql, sizeof(sql));
     strncat(sql, " ORDER BY r.id LIMIT ?", sizeof(sql) - strlen(sql) - 1);
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
@@ -325,10 +327,14 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
         goto done;
     }
     sqlite3_bind_int64(st, 1, f->after_id);
-    if (f->has_from)
+    if (f->has_from) {
         sqlite3_bind_int64(st, i++, f->from);
-    if (f->has_to)
+        sqlite3_bind_int64(st, i++, response_day_of(f->from));
+    }
+    if (f->has_to) {
         sqlite3_bind_int64(st, i++, f->to);
+        sqlite3_bind_int64(st, i++, response_day_of(f->to - 1));
+    }
     sqlite3_bind_int(st, filter_bind(st, f, i), f->limit);
     ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), response_from_row,
                        "response list", e);
@@ -462,14 +468,15 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
 static int scan_raw(struct conn *c, const struct response_filter *f, int64_t from, int64_t to,
                     void (*cb)(const struct metric_row *row, void *ctx), void *ctx, struct err *e)
 {
-    /* CROSS JOIN keeps the touchpoints outside, so each one's time range is read through
-     * responses_touchpoint_time (there is no index on submitted_at alone). */
+    /* CROSS JOIN keeps the touchpoints outside, so each one's days are read through
+     * responses_touchpoint_day (there is no index on submitted_at alone). */
     char sql[1024] = SCAN_DIMS "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, "
                                "r.r_interaction, r.r_content, r.r_recovery, r.r_value "
                                "FROM touchpoints t JOIN phases p ON p.id = t.phase_id "
                                "JOIN journeys j ON j.id = p.journey_id "
                                "CROSS JOIN responses r ON r.touchpoint_id = t.id "
-                               "WHERE r.submitted_at >= ? AND r.submitted_at < ?";
+                               "WHERE r.submitted_at >= ? AND r.submitted_at < ? "
+                               "AND " RESPONSE_DAY " BETWEEN ? AND ?";
     sqlite3_stmt *st = NULL;
     int rc;
 
@@ -479,7 +486,9 @@ static int scan_raw(struct conn *c, const struct response_filter *f, int64_t fro
         return store_sqlerr(e, c->db, rc, "metrics scan");
     sqlite3_bind_int64(st, 1, from);
     sqlite3_bind_int64(st, 2, to);
-    filter_bind(st, f, 3);
+    sqlite3_bind_int64(st, 3, response_day_of(from));
+    sqlite3_bind_int64(st, 4, response_day_of(to - 1));
+    filter_bind(st, f, 5);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct hist h;
         int v;

@@ -198,13 +198,16 @@ int store_customer_scores(struct store *s, const char *journey, const struct res
                    "JOIN touchpoints t ON t.id = r.touchpoint_id "
                    "JOIN phases p ON p.id = t.phase_id JOIN journeys j ON j.id = p.journey_id "
                    "WHERE j.key = ?1 AND r.customer IS NOT NULL AND r.submitted_at >= ?2 "
-                   "AND r.submitted_at < ?3 ORDER BY r.customer",
+                   "AND r.submitted_at < ?3 AND " RESPONSE_DAY " BETWEEN ?4 AND ?5 "
+                   "ORDER BY r.customer",
                    e);
     if (!st)
         goto done;
     bind_text(st, 1, journey);
     sqlite3_bind_int64(st, 2, f->has_from ? f->from : INT64_MIN);
     sqlite3_bind_int64(st, 3, f->has_to ? f->to : INT64_MAX);
+    sqlite3_bind_int64(st, 4, f->has_from ? response_day_of(f->from) : -1);
+    sqlite3_bind_int64(st, 5, f->has_to ? response_day_of(f->to - 1) : INT64_MAX);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int v[3];
 

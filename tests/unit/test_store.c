@@ -239,6 +239,62 @@ START_TEST(test_responses_filter_and_page)
 }
 END_TEST
 
+/* Time ranges are narrowed by UTC day (the index responses_touchpoint_day) and then cut
+ * exactly: responses a millisecond either side of midnight, inserted out of time order, are
+ * in or out of every range exactly as their submitted_at says. */
+START_TEST(test_ranges_across_midnight)
+{
+    static const struct {
+        int64_t from, to; /* offsets from midnight; INT64_MIN: unbounded */
+        size_t want;
+    } cases[] = {
+        {0, INT64_MIN, 3},
+        {INT64_MIN, 0, 2},
+        {-1, 1, 2},
+        {1, INT64_MIN, 2},
+        {-1, 0, 1},
+        {0, 1, 1},
+        {INT64_MIN, -1, 1},
+        {-86400000, 86400000, 5},
+        {86400000 - 1, 86400000, 1},
+        {2, 86400000 - 1, 0},
+    };
+    /* midnight 2026-10-02 UTC; offsets inserted in this order */
+    const int64_t midnight = 1790899200000LL;
+    const int64_t at[] = {86400000 - 1, -1, 1, -86400000, 0};
+    struct err e;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+        add_response("checkout", (int)i, "web", midnight + at[i]);
+    err_init(&e);
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct response_filter f = {.limit = 100, .touchpoint = "checkout"};
+        struct response *items;
+        size_t n, want = 0;
+
+        f.has_from = cases[c].from != INT64_MIN;
+        f.from = midnight + (f.has_from ? cases[c].from : 0);
+        f.has_to = cases[c].to != INT64_MIN;
+        f.to = midnight + (f.has_to ? cases[c].to : 0);
+        for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+            if ((!f.has_from || midnight + at[i] >= f.from) &&
+                (!f.has_to || midnight + at[i] < f.to))
+                want++;
+        ck_assert_uint_eq(want, cases[c].want); /* the table agrees with the rule */
+        ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+        ck_assert_msg(n == want, "case %zu: %zu responses, want %zu", c, n, want);
+        for (size_t i = 0; i < n; i++) {
+            ck_assert(!f.has_from || items[i].submitted_at >= f.from);
+            ck_assert(!f.has_to || items[i].submitted_at < f.to);
+            response_release(&items[i]);
+        }
+        free(items);
+    }
+    err_release(&e);
+}
+END_TEST
+
 static char *render_id(const struct response *r, size_t n, void *ctx)
 {
     char buf[32];
@@ -648,6 +704,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_journey_lifecycle);
     tcase_add_test(tc, test_touchpoint_errors);
     tcase_add_test(tc, test_responses_filter_and_page);
+    tcase_add_test(tc, test_ranges_across_midnight);
     tcase_add_test(tc, test_idempotency_same_transaction);
     tcase_add_test(tc, test_refused_write_in_a_group);
     tcase_add_test(tc, test_metrics_scan);

@@ -91,6 +91,8 @@ static void *writer_main(void *arg)
     struct store *s = arg;
     struct store_write *list;
 
+    pthread_setname_np(pthread_self(), "polku-writer"); /* for top -H and perf */
+
     pthread_mutex_lock(&s->queue_lock);
     for (;;) {
         while (!s->queue_head && !s->stopping)

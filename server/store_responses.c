@@ -453,9 +453,7 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
         }
         if (rollup_hist_read(st, 7, 8, &h) < 0) {
             sqlite3_finalize(st);
-            return err_set(e, ERR_INTERNAL,
-                           "a %s row holds no histogram: run polku rollup "
-                           "rebuild",
+            return err_set(e, ERR_INTERNAL, "a %s row holds no histogram (polku rollup rebuild)",
                            tables[month][detailed]);
         }
         scan_emit(st, last_start, &h, cb, ctx);

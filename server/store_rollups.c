@@ -149,9 +149,18 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
 #define HIST_COUNTS   (HIST_VALUES - 1)
 #define HIST_BLOB_MAX (HIST_COUNTS * 10)
 
+_Static_assert(HIST_VALUES == 1 + 11 + 5 + 7 + EXPECT_VALUES + RATING_AREAS * 5,
+               "struct hist is n then the counts, all int64_t, without padding");
+
+/* The counts of h as one array (n at index 0). */
+static int64_t *hist_values(struct hist *h)
+{
+    return (int64_t *)(void *)h;
+}
+
 static size_t hist_encode(const struct hist *h, unsigned char *out)
 {
-    const int64_t *v = &h->n + 1;
+    const int64_t *v = (const int64_t *)(const void *)h + 1;
     size_t len = 0;
 
     for (size_t i = 0; i < HIST_COUNTS; i++) {
@@ -169,7 +178,7 @@ static size_t hist_encode(const struct hist *h, unsigned char *out)
 /* Adds the counts of blob (len bytes) to h; -1 when it is not a histogram. */
 static int hist_decode_add(const unsigned char *blob, size_t len, struct hist *h)
 {
-    int64_t *v = &h->n + 1;
+    int64_t *v = hist_values(h) + 1;
     size_t k = 0;
 
     for (size_t i = 0; i < HIST_COUNTS; i++) {
@@ -250,7 +259,7 @@ static void sql_hist_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 static void sql_hist_sub(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     struct hist h, one;
-    int64_t *v = &h.n, *o = &one.n;
+    int64_t *v = hist_values(&h), *o = hist_values(&one);
 
     (void)argc;
     memset(&h, 0, sizeof(h));

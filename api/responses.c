@@ -238,6 +238,14 @@ static int response_parse(json_t *obj, const char *base, struct response *r, str
 #define BATCH_MAX 1000
 
 /* The body of a created write: the response itself, or {"items": [...]} for a batch. */
+/* Replies 200 with the text of w (the reply takes it). */
+static void response_reply_text(struct req *req, struct jw *w)
+{
+    size_t len = w->len;
+
+    req_reply_raw(req, HTTP_OK, "application/json", jw_take(w), len);
+}
+
 static char *response_render_body(const struct response *rs, size_t n, void *ctx)
 {
     const int *batch = ctx;
@@ -493,8 +501,7 @@ int api_response_get(struct req *req, struct app *app)
     jw_init(&w);
     response_write(&w, &r);
     response_release(&r);
-    req_reply_raw(req, HTTP_OK, "application/json", w.buf, w.len);
-    jw_take(&w); /* the reply owns the text now */
+    response_reply_text(req, &w);
     return 0;
 }
 
@@ -593,7 +600,6 @@ int api_responses_list(struct req *req, struct app *app)
     for (size_t i = 0; i < n; i++)
         response_release(&items[i]);
     free(items);
-    req_reply_raw(req, HTTP_OK, "application/json", w.buf, w.len);
-    jw_take(&w); /* the reply owns the text now */
+    response_reply_text(req, &w);
     return 0;
 }

@@ -488,22 +488,17 @@ static int scan_raw(struct conn *c, const struct response_filter *f, int64_t fro
     sqlite3_bind_int64(st, 4, response_day_of(to - 1));
     filter_bind(st, f, 5);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct response r;
         struct hist h;
-        int v;
 
-        memset(&h, 0, sizeof(h));
-        h.n = 1;
-        if ((v = col_opt_int(st, 7)) != RESPONSE_ABSENT && v >= 0 && v <= 10)
-            h.nps[v] = 1;
-        if ((v = col_opt_int(st, 8)) != RESPONSE_ABSENT && v >= 1 && v <= 5)
-            h.csat[v - 1] = 1;
-        if ((v = col_opt_int(st, 9)) != RESPONSE_ABSENT && v >= 1 && v <= 7)
-            h.ces[v - 1] = 1;
-        if ((v = col_opt_int(st, 10)) != RESPONSE_ABSENT && v >= 0 && v < EXPECT_VALUES)
-            h.expectation[v] = 1;
+        response_init(&r);
+        r.nps = col_opt_int(st, 7);
+        r.csat = col_opt_int(st, 8);
+        r.ces = col_opt_int(st, 9);
+        r.expectation = col_opt_int(st, 10);
         for (int a = 0; a < RATING_AREAS; a++)
-            if ((v = col_opt_int(st, 11 + a)) != RESPONSE_ABSENT && v >= 1 && v <= 5)
-                h.rating[a][v - 1] = 1;
+            r.rating[a] = col_opt_int(st, 11 + a);
+        rollup_hist_one(&r, &h);
         scan_emit(st, sqlite3_column_int64(st, 6), &h, cb, ctx);
     }
     sqlite3_finalize(st);

@@ -106,8 +106,7 @@ static struct bucket *acc_slot(struct rollup_acc *a, int t, int64_t tp, int64_t 
     }
 }
 
-/* The histogram of the one response r; values out of range are not counted. */
-static void hist_of_response(const struct response *r, struct hist *h)
+void rollup_hist_one(const struct response *r, struct hist *h)
 {
     memset(h, 0, sizeof(*h));
     h->n = 1;
@@ -130,7 +129,7 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
     const char *segment = r->segment ? r->segment : "";
     struct hist one;
 
-    hist_of_response(r, &one);
+    rollup_hist_one(r, &one);
     {
         int64_t day = util_local_day(r->submitted_at), month = util_local_month(r->submitted_at);
 
@@ -225,7 +224,7 @@ static void hist_of_values(sqlite3_value **argv, struct hist *h)
         r.rating[a] = sqlite3_value_type(argv[4 + a]) == SQLITE_NULL
                           ? RESPONSE_ABSENT
                           : sqlite3_value_int(argv[4 + a]);
-    hist_of_response(&r, h);
+    rollup_hist_one(&r, h);
 }
 
 static void hist_result(sqlite3_context *ctx, const struct hist *h)

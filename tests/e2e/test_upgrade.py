@@ -8,6 +8,7 @@ stay equal after deletes and a rebuild.
 import datetime as dt
 import glob
 import os
+import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -87,7 +88,7 @@ def build_old_database(path, rng, count):
 class UpgradeTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="polku-e2e-upgrade-")
-        self.addCleanup(lambda: subprocess.run(["rm", "-rf", self.tmp], check=False))
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
         self.rng = model.seeded("upgrade")
         self.rows = build_old_database(os.path.join(self.tmp, "polku.db"), self.rng, 400)
         self.server = Server(tmpdir=self.tmp).start()

@@ -6,7 +6,8 @@
  * Durability: WAL with synchronous=FULL, so a committed write survives power loss; a write call
  * returns only after COMMIT. The writer is one connection behind a mutex (the group-commit
  * writer thread of store_writer.c and the other writes share it); readers come from a pool of
- * read-only connections, so reads never wait for the writer.
+ * read-only connections, so reads never wait for the writer. Every connection opens through
+ * the VFS of store_vfs.c, which gathers WAL writes and writes them before the sync.
  */
 #include "store_int.h"
 
@@ -134,6 +135,8 @@ static int conn_exec(struct conn *c, const char *sql, struct err *e)
     return rc == SQLITE_OK ? 0 : store_sqlerr(e, c->db, rc, "setup");
 }
 
+static const char *store_vfs; /* STORE_VFS, or NULL (the default VFS) if it cannot be had */
+
 int conn_open(const char *path, int readonly, struct conn **out, struct err *e)
 {
     int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -141,7 +144,7 @@ int conn_open(const char *path, int readonly, struct conn **out, struct err *e)
     struct conn *c = xcalloc(1, sizeof(*c));
     int rc;
 
-    rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    rc = sqlite3_open_v2(path, &c->db, flags, store_vfs);
     if (rc != SQLITE_OK) {
         err_set(e, ERR_UNAVAILABLE, "cannot open database %s: %s", path,
                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
@@ -424,10 +427,14 @@ static int rollup_check_tz(struct store *s, struct err *e)
 }
 
 /* Before SQLite initialises: no memory statistics, which cost a global mutex on every
- * allocation (the writer allocates for every statement step). */
+ * allocation (the writer allocates for every statement step). Then the VFS. */
 static void store_sqlite_config(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (store_vfs_register() == 0)
+        store_vfs = STORE_VFS;
+    else
+        log_error("the WAL write buffer is not available; using SQLite's default VFS");
 }
 
 int store_open(const char *path, const struct store_options *opts, struct store **out,

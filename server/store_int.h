@@ -63,6 +63,13 @@ void rollup_hist_one(const struct response *r, struct hist *h);
 /* Registers the SQL functions of the rollup histograms (polku_hist_add, polku_hist_sub, the
  * aggregate polku_hist) on db. */
 void rollup_register(sqlite3 *db);
+
+/* The VFS every connection opens with (store_vfs.c): the default one, with the writes to a
+ * WAL file gathered into one write per commit. Registered once; -1 if it cannot be. */
+#define STORE_VFS "polku"
+int store_vfs_register(void);
+/* Since start: WAL writes SQLite made (gathered), and writes of gathered runs to the file. */
+void store_vfs_counts(uint64_t *gathered, uint64_t *written);
 /* Reads a rollup row's n (column col_n) and histogram BLOB (col_h) into h; -1 when the BLOB
  * is not a histogram. */
 int rollup_hist_read(sqlite3_stmt *st, int col_n, int col_h, struct hist *h);

@@ -462,15 +462,10 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         goto fail;
     if (rollup_check_tz(s, e) < 0)
         goto fail;
-    /* The writer keeps a larger page cache: its B-tree pages are touched again and again. It
-     * checkpoints every 10,000 WAL pages (about 40 MB) rather than SQLite's 1,000: a checkpoint
-     * runs inside the commit that crosses the mark, and the hot pages (rollups, index tops)
-     * rewritten many times in between are copied once; +19% durable ingest on the bench. (A
-     * checkpointer thread beside the writer was tried and made commits slower: its fsyncs of
-     * the database compete with the WAL's.) */
-    sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384; PRAGMA wal_autocheckpoint = 10000",
-                 NULL, NULL, NULL);
-    if (writer_start(s, e) < 0)
+    /* The writer keeps a larger page cache: its B-tree pages are touched again and again.
+     * Checkpoints: store_checkpoint.c (its WAL hook replaces wal_autocheckpoint). */
+    sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
+    if (writer_start(s, e) < 0 || ckpt_start(s, e) < 0)
         goto fail;
     *out = s;
     return 0;
@@ -484,6 +479,7 @@ void store_close(struct store *s)
     if (!s)
         return;
     writer_stop(s);
+    ckpt_stop(s);
     for (size_t i = 0; i < s->nall; i++)
         conn_close(s->all[i]);
     free(s->all);

@@ -26,7 +26,20 @@ struct store_options {
     /* Commit every write in its own transaction instead of grouping the writes that queue up
      * while a commit runs (the benchmark's baseline). */
     int commit_each;
+    /* WAL checkpoints (store_checkpoint.c); 0 for the defaults. Tests make them small. */
+    int ckpt_soft_pages; /* WAL pages after a commit that call for a checkpoint: 40,000 */
+    int ckpt_hard_pages; /* WAL pages from which the writer checkpoints every commit: 200,000 */
+    int ckpt_stall_us;   /* a checkpoint by the writer longer than this moves them to the
+                          * checkpointer thread: 5,000; -1 moves them at once */
 };
+
+/* What the checkpointer has done since the store opened. */
+struct store_ckpt_counts {
+    uint64_t by_writer; /* checkpoints run by the writer, after a commit */
+    uint64_t by_thread; /* passes of the checkpointer thread */
+    int background;     /* checkpoints are currently left to the thread */
+};
+void store_ckpt_counts(struct store *s, struct store_ckpt_counts *out);
 
 /* Opens (creating if needed) the database at path, applies migrations, rebuilds the rollups
  * if the reporting time zone (the process TZ) changed since they were built, and starts the

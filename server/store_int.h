@@ -44,6 +44,16 @@ struct store {
     struct store_write *queue_head, *queue_tail;
     int stopping;
     struct rollup_acc *rollups; /* the writer's, reset for every transaction */
+    /* the checkpointer (store_checkpoint.c) */
+    struct conn *ckpt;
+    pthread_t ckpt_thread;
+    int ckpt_running, ckpt_init;
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
+    int ckpt_wanted, ckpt_stopping; /* under ckpt_lock */
+    _Atomic int ckpt_finish;        /* the writer copies the last pages after its next commit */
+    _Atomic int ckpt_background;    /* checkpoints are left to the checkpointer */
+    _Atomic uint64_t ckpt_by_writer, ckpt_by_thread;
 };
 
 /* Rollup deltas of the responses a transaction inserts (store_rollups.c). The accumulator
@@ -100,6 +110,9 @@ int writer_end(struct store *s, int ok, struct err *e);
  * everything queued. */
 int writer_start(struct store *s, struct err *e);
 void writer_stop(struct store *s);
+/* The checkpointer thread and the writer's WAL hook that wakes it (store_checkpoint.c). */
+int ckpt_start(struct store *s, struct err *e);
+void ckpt_stop(struct store *s);
 
 /* Maps a SQLite failure to an error: storage trouble is ERR_UNAVAILABLE. Returns -1. */
 int store_sqlerr(struct err *e, sqlite3 *db, int rc, const char *what);

@@ -17,6 +17,8 @@ char *xstrndup(const char *s, size_t n);
 
 /* Wall-clock time, milliseconds since the Unix epoch. */
 int64_t util_now_ms(void);
+/* Monotonic clock in microseconds, for durations. */
+int64_t util_mono_us(void);
 /* Monotonic time in milliseconds. */
 int64_t util_mono_ms(void);
 

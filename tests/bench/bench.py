@@ -4,7 +4,9 @@
 Measures, each figure the median of BENCH_RUNS runs (default 3) taken in this one go:
   1. durable ingest: POST /v1/responses with wrk -t2 -c64 and a unique body per request, for the
      default group commit and for --commit-mode each (the baseline), a fresh database per run,
-     alternating the modes; the ratio group/each; the server's peak RSS (VmHWM).
+     alternating the modes; the ratio group/each; the server's peak RSS (VmHWM). A third run
+     of group commit has random customer ids (wrk_post.lua ... random), which put every
+     response on a random page of the customer index: the costly case for checkpoints.
   2. POST /v1/responses/batch with 1000-item bodies, a few connections: rows/s.
   3. GET /v1/metrics at every size of BENCH_SIZES (default "1000000 10000000") responses, with
      wrk -t1 -c1 and no If-None-Match (every request computed), beside the same aggregate as a
@@ -358,10 +360,10 @@ class Bench:
 
     def ingest(self, template, keys):
         o = self.o
-        res = {"group": [], "each": []}
+        res = {"group": [], "each": [], "random": []}
         url_script = os.path.join(HERE, "wrk_post.lua")
         for i in range(o.runs):
-            for mode in ("group", "each"):
+            for mode in ("group", "each", "random"):
                 note("ingest %s, run %d of %d" % (mode, i + 1, o.runs))
                 db = fresh_db(template, self.tmp, "ingest.db")
                 extra = ["--commit-mode", "each"] if mode == "each" else []
@@ -369,7 +371,8 @@ class Bench:
                 try:
                     cpu0 = srv.cpu_seconds()
                     cmd, r = wrk(srv.url + "/v1/responses", url_script, 2, 64, o.duration,
-                                 ["Authorization: Bearer " + self.key], [",".join(keys)])
+                                 ["Authorization: Bearer " + self.key],
+                                 [",".join(keys)] + (["random"] if mode == "random" else []))
                     r["server_cpus"] = (srv.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
                     r["hwm_kib"] = srv.vm_hwm_kib()
                 finally:
@@ -571,13 +574,14 @@ def report(b, loads, started):
             "database per run" % o.duration)
         rows = []
         meds = {}
-        for mode in ("group", "each"):
+        labels = {"group": "group commit (default)", "each": "--commit-mode each",
+                  "random": "group commit, random customer ids"}
+        for mode in ("group", "each", "random"):
             rs = R["ingest"][mode]
             m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "hwm_kib",
                                                       "server_cpus", "client_cpus")}
             meds[mode] = m
-            rows.append(["group commit (default)" if mode == "group" else "--commit-mode each",
-                         fmt_int(m["rps"]), fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]),
+            rows.append([labels[mode], fmt_int(m["rps"]), fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]),
                          "%.1f MiB" % (m["hwm_kib"] / 1024.0), cpus(m),
                          " ".join(fmt_int(r["rps"]) for r in rs)])
         log(table(rows, ["mode", "req/s", "p50 ms", "p99 ms", "peak RSS", "CPUs srv/wrk",

@@ -1,8 +1,11 @@
 -- wrk script: POST /v1/responses with a unique body on every request (the customer field
 -- carries the thread and a counter), random touchpoint, channel, segment and a random subset
 -- of the metric fields; submitted_at within the last day. Each thread draws 4,096 random
--- bodies at the start and sends them in turn, each with a new customer.
+-- bodies at the start and sends them in turn, each with a new customer. With a second argument
+-- "random", the customer is 16 random hex digits instead (like ids from a CRM, which land on
+-- random pages of the customer index) rather than the thread and a counter.
 -- Usage: wrk -s wrk_post.lua -H "Authorization: Bearer KEY" URL/v1/responses -- tp1,tp2,...
+--        [random]
 -- done() prints one line "WRK_JSON {...}" that tests/bench/bench.py reads.
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
@@ -12,6 +15,7 @@ local counter = 0
 local threads = 0
 local heads, tails = {}, {}
 local TEMPLATES = 4096
+local random_customers = false
 
 function setup(thread)
    threads = threads + 1
@@ -22,6 +26,7 @@ function init(args)
    for k in string.gmatch(args[1] or "", "[^,]+") do
       keys[#keys + 1] = k
    end
+   random_customers = args[2] == "random"
    math.randomseed((tid or 0) * 7919 + os.time())
    wrk.method = "POST"
    wrk.headers["Content-Type"] = "application/json"
@@ -34,7 +39,13 @@ end
 function request()
    counter = counter + 1
    local i = counter % TEMPLATES + 1
-   return wrk.format(nil, nil, nil, heads[i] .. "w" .. tid .. "-" .. counter .. tails[i])
+   local customer
+   if random_customers then
+      customer = string.format("%08x%08x", math.random(0, 0x7fffffff), math.random(0, 0x7fffffff))
+   else
+      customer = "w" .. tid .. "-" .. counter
+   end
+   return wrk.format(nil, nil, nil, heads[i] .. customer .. tails[i])
 end
 
 done = common.done

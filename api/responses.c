@@ -386,6 +386,7 @@ static int response_submit(struct req *req, struct app *app, struct response *it
     st->app = app;
     st->w.responses = items;
     st->w.n = n;
+    st->w.batch = batch;
     req_set_state(req, st, create_state_free);
     if (idem_key) {
         struct sha256 h;

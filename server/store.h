@@ -167,6 +167,7 @@ struct store_write {
     struct response *responses; /* stored in order, all or nothing; id, journey, phase,
                                    received_at are filled in */
     size_t n;
+    int batch;               /* errors point into the batch: /items/<i>/touchpoint */
     const struct idem *idem; /* or NULL */
     /* Called on the writer thread once the transaction holding this write has committed (rc
      * 0) or the write failed (rc -1, err set). Must be quick and must not call the store. */

@@ -39,24 +39,42 @@ static int opt_or(int v, int dflt)
     return v != 0 ? v : dflt;
 }
 
-/* A checkpoint on the write connection, now; its duration in microseconds. */
+/* Whether rc is SQLITE_BUSY (extended result codes are on): another connection checkpoints. */
+static int ckpt_busy(int rc)
+{
+    return (rc & 0xff) == SQLITE_BUSY;
+}
+
+/* A checkpoint on the write connection, now: its duration in microseconds, or -1 when it did
+ * not run (busy: the checkpointer is copying) or failed (logged). */
 static int64_t ckpt_inline(struct store *s, sqlite3 *db, const char *name)
 {
     int64_t t0 = util_mono_us();
+    int rc = sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 
-    sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        if (!ckpt_busy(rc))
+            log_error("WAL checkpoint by the writer: %s", sqlite3_errmsg(db));
+        return -1;
+    }
     atomic_fetch_add(&s->ckpt_by_writer, 1);
     return util_mono_us() - t0;
 }
 
 /* The WAL hook of the write connection: runs after each commit, on the committing thread,
- * with the write lock held; frames is the number of pages in the WAL. */
+ * which holds Polku's write_lock (SQLite's own WAL write lock is already released, and a
+ * checkpoint here is what SQLite's default hook does too); frames is the number of pages in
+ * the WAL. */
 static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
     struct store *s = arg;
 
-    if (atomic_exchange(&s->ckpt_finish, 0) ||
-        frames >= opt_or(s->opts.ckpt_hard_pages, CKPT_HARD)) {
+    if (atomic_exchange(&s->ckpt_finish, 0)) {
+        if (ckpt_inline(s, db, name) < 0)
+            atomic_store(&s->ckpt_finish, 1); /* again after the next commit */
+        return SQLITE_OK;
+    }
+    if (frames >= opt_or(s->opts.ckpt_hard_pages, CKPT_HARD)) {
         ckpt_inline(s, db, name);
         return SQLITE_OK;
     }
@@ -102,7 +120,7 @@ static void *ckpt_main(void *arg)
                 atomic_store(&s->ckpt_background, 0);
                 quick = 0;
             }
-        } else if (rc != SQLITE_BUSY) {
+        } else if (!ckpt_busy(rc) && (rc & 0xff) != SQLITE_INTERRUPT) {
             log_error("WAL checkpoint: %s", sqlite3_errmsg(s->ckpt->db));
         }
         pthread_mutex_lock(&s->ckpt_lock);
@@ -137,6 +155,7 @@ void ckpt_stop(struct store *s)
         s->ckpt_stopping = 1;
         pthread_cond_signal(&s->ckpt_cond);
         pthread_mutex_unlock(&s->ckpt_lock);
+        sqlite3_interrupt(s->ckpt->db); /* a pass in progress stops early */
         pthread_join(s->ckpt_thread, NULL);
         s->ckpt_running = 0;
     }

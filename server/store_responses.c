@@ -178,7 +178,9 @@ done:
 
 /* Finds r's touchpoint: fills touchpoint_id, journey and phase. ERR_VALIDATION at pointer when
  * unknown. Writes nothing. */
-static int response_resolve(struct conn *c, struct response *r, const char *pointer, struct err *e)
+/* Resolves r's touchpoint key; an unknown key is an error on /touchpoint, or on
+ * /items/<item>/touchpoint when item >= 0 (a batch). */
+static int response_resolve(struct conn *c, struct response *r, long item, struct err *e)
 {
     sqlite3_stmt *st;
     int rc;
@@ -191,8 +193,16 @@ static int response_resolve(struct conn *c, struct response *r, const char *poin
         return -1;
     bind_text(st, 1, r->touchpoint);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
+    if (rc == SQLITE_DONE) {
+        char pointer[48];
+
+        sqlite3_reset(st);
+        if (item < 0)
+            snprintf(pointer, sizeof(pointer), "/touchpoint");
+        else
+            snprintf(pointer, sizeof(pointer), "/items/%ld/touchpoint", item);
         return err_field(e, pointer, "unknown touchpoint %s", r->touchpoint);
+    }
     if (rc != SQLITE_ROW)
         return store_sqlerr(e, c->db, rc, "touchpoint lookup");
     r->touchpoint_id = sqlite3_column_int64(st, 0);
@@ -268,7 +278,6 @@ static int idem_exists(struct conn *c, const struct idem *idem, int *exists, str
 int store_write_apply(struct conn *c, struct store_write *w)
 {
     int64_t now = util_now_ms();
-    char pointer[48];
     int exists = 0;
 
     if (w->idem) {
@@ -278,14 +287,9 @@ int store_write_apply(struct conn *c, struct store_write *w)
             return err_set(&w->err, ERR_CONFLICT, "Idempotency-Key %s is already recorded",
                            w->idem->key);
     }
-    for (size_t i = 0; i < w->n; i++) {
-        if (w->n == 1)
-            snprintf(pointer, sizeof(pointer), "/touchpoint");
-        else
-            snprintf(pointer, sizeof(pointer), "/items/%zu/touchpoint", i);
-        if (response_resolve(c, &w->responses[i], pointer, &w->err) < 0)
+    for (size_t i = 0; i < w->n; i++)
+        if (response_resolve(c, &w->responses[i], w->batch ? (long)i : -1, &w->err) < 0)
             return -1;
-    }
     for (size_t i = 0; i < w->n; i++)
         if (response_insert_on(c, &w->responses[i], now, &w->err) < 0)
             return STORE_WRITE_BROKEN;

@@ -10,17 +10,23 @@
  * written in one call before anything that needs it on disk:
  * - xSync (a commit at synchronous=FULL syncs the WAL before it publishes the new frames in
  *   the wal-index, so readers of other connections never look for frames still in a buffer);
- * - xShmBarrier, which SQLite calls between writing the two copies of the wal-index header:
- *   a safety net for a commit without a sync, which Polku does not make (every connection is
- *   synchronous=FULL). It flushes the buffer of the database's WAL;
+ * - xShmBarrier, which SQLite calls between writing the two copies of the wal-index header
+ *   (and when reading it): a safety net for a commit without a sync, which Polku does not
+ *   make (every connection is synchronous=FULL). It flushes the buffers of the database's
+ *   WAL that the calling thread filled, never another connection's;
  * - xRead of a range the buffer holds, xTruncate, xFileSize, xFileControl and xClose;
  * - a write that does not continue the buffer (SQLite rewrites a frame), or a full buffer.
  * A failed flush is returned by the call that needed it, so SQLite sees the I/O error where
  * it would have seen it without the buffer. Files other than WAL files pass straight through.
+ *
+ * Threads: a buffer is only touched through its own file handle, by its connection, which
+ * SQLite (and Polku's locks) give to one thread at a time; so buffers need no lock. The list of
+ * buffers holding bytes, which xShmBarrier searches, has a mutex of its own.
  */
 #include "store_int.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,49 +44,40 @@ struct wb_file {
     unsigned char *buf; /* len bytes to be written at off */
     size_t len;
     sqlite3_int64 off;
+    pthread_t owner;                              /* the thread that filled the buffer */
     struct wb_file *next_pending, **prev_pending; /* in the pending list while len > 0 */
 };
 
 static sqlite3_vfs *wb_real; /* the default VFS at registration */
 static sqlite3_io_methods wb_methods;
 
-/* WAL files with bytes in their buffer, for xShmBarrier; it also guards every buffer, so a
- * barrier on one connection can flush another's. Uncontended: one writer at a time. */
+/* WAL files with bytes in their buffer, for xShmBarrier. */
 static pthread_mutex_t wb_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wb_file *wb_pending;
-static uint64_t wb_gathered, wb_written; /* WAL writes taken into buffers; buffers written */
+static _Atomic uint64_t wb_gathered, wb_written; /* WAL writes taken into buffers; flushes */
 
 static struct wb_file *wb(sqlite3_file *f)
 {
     return (struct wb_file *)(void *)f;
 }
 
-/* Writes the buffer of f; wb_lock held. */
-static int wb_flush_locked(struct wb_file *f)
+/* Writes the buffer of f, if it holds anything. */
+static int wb_flush(struct wb_file *f)
 {
     int rc;
 
     if (f->len == 0)
         return SQLITE_OK;
     rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
-    wb_written++;
+    if (rc == SQLITE_OK)
+        atomic_fetch_add(&wb_written, 1);
     f->len = 0;
+    pthread_mutex_lock(&wb_lock);
     *f->prev_pending = f->next_pending;
     if (f->next_pending)
         f->next_pending->prev_pending = f->prev_pending;
     f->next_pending = NULL;
     f->prev_pending = NULL;
-    return rc;
-}
-
-static int wb_flush(struct wb_file *f)
-{
-    int rc;
-
-    if (!f->wal)
-        return SQLITE_OK;
-    pthread_mutex_lock(&wb_lock);
-    rc = wb_flush_locked(f);
     pthread_mutex_unlock(&wb_lock);
     return rc;
 }
@@ -99,13 +96,9 @@ static int wb_read(sqlite3_file *pf, void *out, int amt, sqlite3_int64 off)
 {
     struct wb_file *f = wb(pf);
 
-    if (f->wal) {
-        int rc = SQLITE_OK;
+    if (f->len > 0 && off < f->off + (sqlite3_int64)f->len && off + amt > f->off) {
+        int rc = wb_flush(f);
 
-        pthread_mutex_lock(&wb_lock);
-        if (f->len > 0 && off < f->off + (sqlite3_int64)f->len && off + amt > f->off)
-            rc = wb_flush_locked(f);
-        pthread_mutex_unlock(&wb_lock);
         if (rc != SQLITE_OK)
             return rc;
     }
@@ -115,34 +108,35 @@ static int wb_read(sqlite3_file *pf, void *out, int amt, sqlite3_int64 off)
 static int wb_write(sqlite3_file *pf, const void *data, int amt, sqlite3_int64 off)
 {
     struct wb_file *f = wb(pf);
-    int rc = SQLITE_OK;
+    int rc;
 
-    if (!f->wal)
-        return f->real->pMethods->xWrite(f->real, data, amt, off);
-    if (amt <= 0 || amt > WALBUF_MAX) {
+    if (f->wal && !f->buf)
+        f->buf = malloc(WALBUF_MAX); /* without it, writes go straight through */
+    if (!f->wal || !f->buf || amt <= 0 || amt > WALBUF_MAX) {
         rc = wb_flush(f);
         return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, data, amt, off);
     }
-    if (!f->buf && !(f->buf = malloc(WALBUF_MAX)))
-        return SQLITE_IOERR_NOMEM;
-    pthread_mutex_lock(&wb_lock);
-    if (f->len > 0 && (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)amt > WALBUF_MAX))
-        rc = wb_flush_locked(f);
-    if (rc == SQLITE_OK) {
-        if (f->len == 0) {
-            f->off = off;
-            f->next_pending = wb_pending;
-            if (wb_pending)
-                wb_pending->prev_pending = &f->next_pending;
-            f->prev_pending = &wb_pending;
-            wb_pending = f;
-        }
-        memcpy(f->buf + f->len, data, (size_t)amt);
-        f->len += (size_t)amt;
-        wb_gathered++;
+    if (f->len > 0 &&
+        (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)amt > WALBUF_MAX)) {
+        rc = wb_flush(f);
+        if (rc != SQLITE_OK)
+            return rc;
     }
-    pthread_mutex_unlock(&wb_lock);
-    return rc;
+    if (f->len == 0) {
+        f->off = off;
+        f->owner = pthread_self();
+        pthread_mutex_lock(&wb_lock);
+        f->next_pending = wb_pending;
+        if (wb_pending)
+            wb_pending->prev_pending = &f->next_pending;
+        f->prev_pending = &wb_pending;
+        wb_pending = f;
+        pthread_mutex_unlock(&wb_lock);
+    }
+    memcpy(f->buf + f->len, data, (size_t)amt);
+    f->len += (size_t)amt;
+    atomic_fetch_add(&wb_gathered, 1);
+    return SQLITE_OK;
 }
 
 static int wb_truncate(sqlite3_file *pf, sqlite3_int64 size)
@@ -223,19 +217,24 @@ static int wb_wal_of(const struct wb_file *wal, const struct wb_file *db)
 
 static void wb_shm_barrier(sqlite3_file *pf)
 {
-    struct wb_file *p, *next;
+    for (;;) {
+        struct wb_file *p;
 
-    pthread_mutex_lock(&wb_lock);
-    for (p = wb_pending; p; p = next) {
-        next = p->next_pending;
-        if (wb_wal_of(p, wb(pf)) && wb_flush_locked(p) != SQLITE_OK) {
+        pthread_mutex_lock(&wb_lock);
+        for (p = wb_pending; p; p = p->next_pending)
+            if (pthread_equal(p->owner, pthread_self()) && wb_wal_of(p, wb(pf)))
+                break;
+        pthread_mutex_unlock(&wb_lock);
+        if (!p)
+            break;
+        if (wb_flush(p) != SQLITE_OK) {
             /* Cannot be reported from here, and the wal-index is about to name frames that
-             * are not in the file. Never happens at synchronous=FULL (xSync flushed). */
+             * are not in the file. Only a commit without a sync (synchronous=OFF or NORMAL)
+             * gets here with bytes to write; Polku's connections are all FULL. */
             fprintf(stderr, "polku: cannot write the WAL before publishing it; stopping\n");
             abort();
         }
     }
-    pthread_mutex_unlock(&wb_lock);
     wb(pf)->real->pMethods->xShmBarrier(wb(pf)->real);
 }
 
@@ -357,10 +356,8 @@ static sqlite3_vfs wb_vfs;
 
 void store_vfs_counts(uint64_t *gathered, uint64_t *written)
 {
-    pthread_mutex_lock(&wb_lock);
-    *gathered = wb_gathered;
-    *written = wb_written;
-    pthread_mutex_unlock(&wb_lock);
+    *gathered = atomic_load(&wb_gathered);
+    *written = atomic_load(&wb_written);
 }
 
 int store_vfs_register(void)

@@ -86,6 +86,11 @@ class BatchTest(ServerTestCase):
         self.assertEqual(r.status, 422, r)
         self.assertEqual([e["pointer"] for e in r.body["errors"]], ["/items/3/touchpoint"])
         self.assertEqual(self.count(), before)
+        # a batch of one item still points into the batch
+        r = self.admin.post("/v1/responses/batch", {"items": [items[3]]})
+        self.assertEqual(r.status, 422, r)
+        self.assertEqual([e["pointer"] for e in r.body["errors"]], ["/items/0/touchpoint"])
+        self.assertEqual(self.count(), before)
 
     def test_batch_limits(self):
         r = self.admin.post("/v1/responses/batch", {"items": []})

@@ -384,7 +384,7 @@ START_TEST(test_refused_write_in_a_group)
     }
     memset(w, 0, sizeof(w));
     w[0].responses = &r[0], w[0].n = 1;
-    w[1].responses = &r[1], w[1].n = 2; /* a batch of two: the first has no such touchpoint */
+    w[1].responses = &r[1], w[1].n = 2, w[1].batch = 1; /* the first has no such touchpoint */
     w[2].responses = &r[3], w[2].n = 1;
     for (int i = 0; i < 3; i++) {
         w[i].done = wait_all_done;

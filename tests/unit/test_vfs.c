@@ -155,6 +155,116 @@ START_TEST(test_commit_without_sync)
 }
 END_TEST
 
+/* ---- a recording VFS under the shim: is everything written to a WAL before its sync? ----
+ * It is the default VFS with xWrite and xSync counted: its files are the default VFS's own
+ * (same size), only their method table is a copy with those calls wrapped. The default VFS
+ * has several tables (by locking style), so there is a copy per table. */
+
+#define REC_TABLES 8
+static sqlite3_vfs *rec_base, rec_vfs;
+static const sqlite3_io_methods *rec_real[REC_TABLES];
+static sqlite3_io_methods rec_copy[REC_TABLES];
+static sqlite3_file *rec_wal[16];
+static long rec_unsynced, rec_syncs; /* bytes written to a WAL since its last sync; syncs */
+
+static const sqlite3_io_methods *rec_orig(sqlite3_file *f)
+{
+    for (int i = 0; i < REC_TABLES; i++)
+        if (f->pMethods == &rec_copy[i])
+            return rec_real[i];
+    ck_abort_msg("a file without a recorded method table");
+    return NULL;
+}
+
+static int rec_is_wal(sqlite3_file *f)
+{
+    for (int i = 0; i < 16; i++)
+        if (rec_wal[i] == f)
+            return 1;
+    return 0;
+}
+
+static int rec_write(sqlite3_file *f, const void *p, int amt, sqlite3_int64 off)
+{
+    if (rec_is_wal(f))
+        rec_unsynced += amt;
+    return rec_orig(f)->xWrite(f, p, amt, off);
+}
+
+static int rec_sync(sqlite3_file *f, int flags)
+{
+    if (rec_is_wal(f)) {
+        rec_unsynced = 0;
+        rec_syncs++;
+    }
+    return rec_orig(f)->xSync(f, flags);
+}
+
+static int rec_close(sqlite3_file *f)
+{
+    for (int i = 0; i < 16; i++)
+        if (rec_wal[i] == f)
+            rec_wal[i] = NULL;
+    return rec_orig(f)->xClose(f);
+}
+
+static int rec_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    int rc = rec_base->xOpen(rec_base, name, f, flags, out), t;
+
+    (void)v;
+    if (rc != SQLITE_OK || !f->pMethods)
+        return rc;
+    for (t = 0; t < REC_TABLES && rec_real[t] && rec_real[t] != f->pMethods; t++)
+        ;
+    ck_assert_int_lt(t, REC_TABLES);
+    if (!rec_real[t]) {
+        rec_real[t] = f->pMethods;
+        rec_copy[t] = *f->pMethods;
+        rec_copy[t].xWrite = rec_write;
+        rec_copy[t].xSync = rec_sync;
+        rec_copy[t].xClose = rec_close;
+    }
+    f->pMethods = &rec_copy[t];
+    for (int i = 0; i < 16 && (flags & SQLITE_OPEN_WAL); i++)
+        if (!rec_wal[i]) {
+            rec_wal[i] = f;
+            break;
+        }
+    return SQLITE_OK;
+}
+
+/* synchronous=FULL: when COMMIT returns, no byte reached the WAL file after its last sync (so
+ * the gathered frames were written before the sync that makes the commit durable, not after). */
+START_TEST(test_frames_are_written_before_the_sync)
+{
+    sqlite3 *w, *r;
+
+    rec_base = sqlite3_vfs_find(NULL);
+    rec_vfs = *rec_base;
+    rec_vfs.zName = "polku-test-rec";
+    rec_vfs.xOpen = rec_open;
+    ck_assert_int_eq(sqlite3_vfs_register(&rec_vfs, 1), SQLITE_OK);
+    ck_assert_int_eq(store_vfs_register(), 0); /* the shim now wraps the recording VFS */
+
+    w = open_db(STORE_VFS);
+    exec_ok(w, "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT)");
+    for (int k = 0; k < 20; k++) {
+        long syncs = rec_syncs;
+
+        exec_ok(w, "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40) "
+                   "INSERT INTO t(v) SELECT printf('%0500d', i) FROM n");
+        ck_assert_int_gt(rec_syncs, syncs);
+        ck_assert_int_eq(rec_unsynced, 0);
+    }
+    r = open_db(NULL);
+    ck_assert_int_eq(one_int(r, "SELECT count(*) FROM t"), 800);
+    sqlite3_close(r);
+    sqlite3_close(w);
+    ck_assert_int_eq(sqlite3_vfs_unregister(&rec_vfs), SQLITE_OK);
+}
+END_TEST
+
 static Suite *vfs_suite(void)
 {
     Suite *s = suite_create("vfs");
@@ -165,6 +275,7 @@ static Suite *vfs_suite(void)
     tcase_add_test(tc, test_commit_is_in_the_file);
     tcase_add_test(tc, test_spills_and_rewrites);
     tcase_add_test(tc, test_commit_without_sync);
+    tcase_add_test(tc, test_frames_are_written_before_the_sync);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -43,6 +43,12 @@ static const struct option_def options[] = {
      100000, "connections at once from one IP address (default 256)"},
     {"--timeout", "POLKU_TIMEOUT", OPT_UINT, OFF(timeout_s), 1, 3600,
      "seconds before an idle connection is closed (default 30)"},
+    {"--checkpoint-pages", "POLKU_CHECKPOINT_PAGES", OPT_UINT, OFF(checkpoint_pages), 64, 10000000,
+     "WAL pages (4 KiB each) after a commit that call for a checkpoint (default 40000)"},
+    {"--checkpoint-stall-ms", "POLKU_CHECKPOINT_STALL_MS", OPT_UINT, OFF(checkpoint_stall_ms), 0,
+     60000,
+     "a checkpoint by the writer longer than this moves checkpoints to their own thread; 0: "
+     "always there (default 5)"},
     {"--access-log", "POLKU_ACCESS_LOG", OPT_BOOL, OFF(access_log), 0, 1,
      "log one line per request: 1 or 0 (default 1)"},
     {"--scope", NULL, OPT_STR, OFF(scope), 0, 0, "key create: submit, read, write or admin"},
@@ -103,6 +109,8 @@ int config_load(struct config *c, int argc, char **argv, int first, struct err *
     c->max_connections = 1024;
     c->per_ip_connections = 256;
     c->timeout_s = 30;
+    c->checkpoint_pages = 40000;
+    c->checkpoint_stall_ms = 5;
     c->access_log = 1;
     admin = getenv("POLKU_ADMIN_KEY");
     if (admin && *admin)

@@ -18,6 +18,8 @@ struct config {
     size_t batch_body_limit; /* POLKU_BATCH_BODY_LIMIT, --batch-body-limit: bytes */
     char *commit_mode;       /* POLKU_COMMIT_MODE, --commit-mode: group or each */
     unsigned threads, max_connections, per_ip_connections, timeout_s;
+    unsigned checkpoint_pages;    /* POLKU_CHECKPOINT_PAGES: WAL pages that call for one */
+    unsigned checkpoint_stall_ms; /* POLKU_CHECKPOINT_STALL_MS: 0 = always in the background */
     int access_log;
     /* key create */
     char *scope, *name;

@@ -118,6 +118,8 @@ static int main_serve(const struct config *c, struct err *e)
     else if (strcmp(c->commit_mode, "group") != 0)
         return err_set(e, ERR_BAD_REQUEST, "--commit-mode must be group or each, not %.40s",
                        c->commit_mode);
+    so.ckpt_soft_pages = (int)c->checkpoint_pages;
+    so.ckpt_stall_us = c->checkpoint_stall_ms ? (int)c->checkpoint_stall_ms * 1000 : -1;
     auth_init(&auth, NULL, c->admin_key);
     if (store_open(c->db, &so, &s, e) < 0)
         goto done;

@@ -34,11 +34,6 @@
 #define CKPT_STALL 5000   /* microseconds */
 #define CKPT_QUICK 16
 
-static int opt_or(int v, int dflt)
-{
-    return v != 0 ? v : dflt;
-}
-
 /* Whether rc is SQLITE_BUSY (extended result codes are on): another connection checkpoints. */
 static int ckpt_busy(int rc)
 {
@@ -74,11 +69,11 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
             atomic_store(&s->ckpt_finish, 1); /* again after the next commit */
         return SQLITE_OK;
     }
-    if (frames >= opt_or(s->opts.ckpt_hard_pages, CKPT_HARD)) {
+    if (frames >= s->opts.ckpt_hard_pages) {
         ckpt_inline(s, db, name);
         return SQLITE_OK;
     }
-    if (frames < opt_or(s->opts.ckpt_soft_pages, CKPT_SOFT))
+    if (frames < s->opts.ckpt_soft_pages)
         return SQLITE_OK;
     if (atomic_load(&s->ckpt_background)) {
         pthread_mutex_lock(&s->ckpt_lock);
@@ -87,7 +82,7 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
             pthread_cond_signal(&s->ckpt_cond);
         }
         pthread_mutex_unlock(&s->ckpt_lock);
-    } else if (ckpt_inline(s, db, name) > opt_or(s->opts.ckpt_stall_us, CKPT_STALL)) {
+    } else if (ckpt_inline(s, db, name) > s->opts.ckpt_stall_us) {
         atomic_store(&s->ckpt_background, 1);
     }
     return SQLITE_OK;
@@ -96,7 +91,7 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static void *ckpt_main(void *arg)
 {
     struct store *s = arg;
-    int64_t stall = opt_or(s->opts.ckpt_stall_us, CKPT_STALL);
+    int64_t stall = s->opts.ckpt_stall_us;
     int quick = 0;
 
     pthread_setname_np(pthread_self(), "polku-ckpt");
@@ -132,6 +127,15 @@ static void *ckpt_main(void *arg)
 
 int ckpt_start(struct store *s, struct err *e)
 {
+    struct store_options *o = &s->opts;
+
+    if (o->ckpt_soft_pages <= 0)
+        o->ckpt_soft_pages = CKPT_SOFT;
+    if (o->ckpt_hard_pages <= 0)
+        o->ckpt_hard_pages =
+            o->ckpt_soft_pages > CKPT_HARD / 5 ? o->ckpt_soft_pages * 5 : CKPT_HARD;
+    if (o->ckpt_stall_us == 0)
+        o->ckpt_stall_us = CKPT_STALL;
     pthread_mutex_init(&s->ckpt_lock, NULL);
     pthread_cond_init(&s->ckpt_cond, NULL);
     s->ckpt_init = 1;

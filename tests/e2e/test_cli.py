@@ -42,6 +42,10 @@ class CliTest(unittest.TestCase):
     def test_bad_usage(self):
         self.assertEqual(run("serve", "--bogus", "1").returncode, 2)
         self.assertEqual(run("serve", "--threads", "zero").returncode, 2)
+        p = run("serve", "--checkpoint-pages", "10")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"--checkpoint-pages", p.stderr)
+        self.assertEqual(run("serve", "--checkpoint-stall-ms", "-1").returncode, 2)
         self.assertEqual(run("frobnicate").returncode, 2)
         p = run("key", "create", "--scope", "root", "--db", self.db)
         self.assertEqual(p.returncode, 1)

@@ -7,6 +7,8 @@ restart on the same database file:
 - retrying every attempted request with its Idempotency-Key answers 201 and, afterwards, every
   attempted request is stored exactly once;
 - PRAGMA integrity_check is "ok" and the rollups equal a fresh computation.
+The second class does the same with a checkpoint due every 64 WAL pages and always run by the
+checkpointer thread, so the kills also land in its passes and in the writer's catch-ups.
 """
 
 import json
@@ -23,9 +25,12 @@ ROUNDS = 3
 
 
 class CrashTest(unittest.TestCase):
+    server_args = ()
+    seed = 20261125
+
     def setUp(self):
-        self.rng = random.Random(20261125)
-        self.server = Server().start()
+        self.rng = random.Random(self.seed)
+        self.server = Server(self.server_args).start()
         self.admin_key = self.server.admin_key
         self.tmpdir = self.server.tmpdir
         c = self.server.client()
@@ -50,7 +55,8 @@ class CrashTest(unittest.TestCase):
         self.server.proc = None
 
     def _restart(self):
-        self.server = Server(admin_key=self.admin_key, tmpdir=self.tmpdir).start()
+        self.server = Server(self.server_args, admin_key=self.admin_key,
+                             tmpdir=self.tmpdir).start()
 
     def _writer(self, port, stop, wid):
         client = Client(port, self.admin_key, timeout=10)
@@ -142,6 +148,11 @@ class CrashTest(unittest.TestCase):
         print("crash rounds: %d attempted, %d acknowledged before a kill"
               % (len(self.attempts), len(self.acked)))
         self.server = None
+
+
+class CrashWithBackgroundCheckpointsTest(CrashTest):
+    server_args = ("--checkpoint-pages", "64", "--checkpoint-stall-ms", "0")
+    seed = 20261126
 
 
 if __name__ == "__main__":

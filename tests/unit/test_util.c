@@ -3,6 +3,7 @@
  * and SHA-256 against the FIPS 180-4 example vectors.
  */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -110,6 +111,43 @@ START_TEST(test_format_time)
     ck_assert_str_eq(buf, "2026-10-01T12:00:00Z");
     util_format_time(1790856000042LL, buf, sizeof(buf));
     ck_assert_str_eq(buf, "2026-10-01T12:00:00.042Z");
+    util_format_time(-1LL, buf, sizeof(buf));
+    ck_assert_str_eq(buf, "1969-12-31T23:59:59.999Z");
+    util_format_time(253402300799999LL, buf, sizeof(buf)); /* the last ms of year 9999 */
+    ck_assert_str_eq(buf, "9999-12-31T23:59:59.999Z");
+    util_format_time(253402300800000LL, buf, sizeof(buf)); /* five-digit years: snprintf */
+    ck_assert_str_eq(buf, "10000-01-01T00:00:00Z");
+}
+END_TEST
+
+/* The hand-written digits equal snprintf's for times spread over the four-digit years. */
+START_TEST(test_format_time_matches_snprintf)
+{
+    unsigned long long x = 88172645463325252ULL;
+
+    for (int i = 0; i < 20000; i++) {
+        char got[40], want[40];
+        int64_t ms;
+        time_t t;
+        int frac;
+        struct tm tm;
+
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        ms = (int64_t)(x % 315537897600000ULL) - 62135596800000LL; /* years 0001-9999 */
+        if (i % 3 == 0)
+            ms -= ms % 1000; /* whole seconds too */
+        t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+        frac = (int)(ms - (int64_t)t * 1000);
+        gmtime_r(&t, &tm);
+        if (frac)
+            snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+        else
+            snprintf(want, sizeof(want), "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        util_format_time(ms, got, sizeof(got));
+        ck_assert_str_eq(got, want);
+    }
 }
 END_TEST
 
@@ -170,6 +208,7 @@ static Suite *util_suite(void)
     tcase_add_loop_test(tc, test_parse_time, 0, sizeof(time_cases) / sizeof(time_cases[0]));
     tcase_add_test(tc, test_parse_date_in_zone);
     tcase_add_test(tc, test_format_time);
+    tcase_add_test(tc, test_format_time_matches_snprintf);
     tcase_add_test(tc, test_b64url_roundtrip);
     tcase_add_test(tc, test_parse_int);
     tcase_add_test(tc, test_ct_equal_and_text);

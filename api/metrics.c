@@ -80,6 +80,45 @@ static void grouping_grow(struct grouping *g)
     g->nslots = n;
 }
 
+static void group_free(struct group *gr)
+{
+    free(gr->id);
+    for (int k = 0; k < GROUP_DIMS_MAX; k++)
+        free(gr->value[k]);
+    free(gr->journey);
+    free(gr->phase);
+    free(gr);
+}
+
+/* Drops the groups whose count came to 0: a part of a day can be read as the day's rollup less
+ * the rest of the day (store_metrics_scan), which leaves a group with nothing in the part at
+ * 0; a raw computation would not have it. No group of responses counts 0 otherwise. */
+static void grouping_drop_empty(struct grouping *g)
+{
+    struct group **old = g->slots;
+    size_t n = g->nslots;
+
+    g->slots = xcalloc(n, sizeof(*g->slots));
+    g->ngroups = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct group *gr = old[i];
+        size_t j;
+
+        if (!gr)
+            continue;
+        if (gr->h.n == 0) {
+            group_free(gr);
+            continue;
+        }
+        j = hash_str(gr->id) & (n - 1);
+        while (g->slots[j])
+            j = (j + 1) & (n - 1);
+        g->slots[j] = gr;
+        g->ngroups++;
+    }
+    free(old);
+}
+
 static int is_time_dim(enum dim d)
 {
     return d == DIM_DAY || d == DIM_WEEK || d == DIM_MONTH;
@@ -407,18 +446,9 @@ static int metrics_parse_group_by(const char *s, struct grouping *g, struct err 
 
 static void grouping_release(struct grouping *g)
 {
-    for (size_t i = 0; i < g->nslots; i++) {
-        struct group *gr = g->slots[i];
-
-        if (!gr)
-            continue;
-        free(gr->id);
-        for (int k = 0; k < GROUP_DIMS_MAX; k++)
-            free(gr->value[k]);
-        free(gr->journey);
-        free(gr->phase);
-        free(gr);
-    }
+    for (size_t i = 0; i < g->nslots; i++)
+        if (g->slots[i])
+            group_free(g->slots[i]);
     free(g->slots);
 }
 
@@ -458,6 +488,7 @@ int api_metrics_get(struct req *req, struct app *app)
         err_param(e, "group_by", "yields more than %d groups; narrow the filters", GROUPS_MAX);
         goto done;
     }
+    grouping_drop_empty(&g);
     if (fill && strcmp(fill, "true") == 0 && grouping_fill(&g, &f, e) < 0)
         goto done;
     if (targets_load(app->store, &ts, e) < 0)

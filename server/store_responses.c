@@ -466,9 +466,11 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
 }
 
-/* Raw responses with submitted_at in [from, to). */
+/* Raw responses with submitted_at in [from, to); with sign -1, each is emitted negated (taken
+ * out of a day's rollup row emitted alongside). */
 static int scan_raw(struct conn *c, const struct response_filter *f, int64_t from, int64_t to,
-                    void (*cb)(const struct metric_row *row, void *ctx), void *ctx, struct err *e)
+                    int sign, void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+                    struct err *e)
 {
     /* CROSS JOIN keeps the touchpoints outside, so each one's days are read through
      * responses_touchpoint_day (there is no index on submitted_at alone). */
@@ -503,10 +505,40 @@ static int scan_raw(struct conn *c, const struct response_filter *f, int64_t fro
         for (int a = 0; a < RATING_AREAS; a++)
             r.rating[a] = col_opt_int(st, 11 + a);
         rollup_hist_one(&r, &h);
+        if (sign < 0) {
+            struct hist neg;
+
+            memset(&neg, 0, sizeof(neg));
+            metrics_hist_sub(&neg, &h);
+            h = neg;
+        }
         scan_emit(st, sqlite3_column_int64(st, 6), &h, cb, ctx);
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
+}
+
+/* The responses of [a, b), a part of the local day `day`. The raw rows of the part, or, when
+ * the part is more than half of the day, the day's rollup row less the raw rows of the rest of
+ * the day: either way at most half a day of raw rows (the index narrows them by submitted_at,
+ * migration 10). The consumer drops groups whose count comes to 0 (a channel, say, only seen
+ * in the rest of the day). */
+static int scan_part_of_day(struct conn *c, const struct response_filter *f, int detailed,
+                            int timed, int64_t day, int64_t a, int64_t b,
+                            void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+                            struct err *e)
+{
+    int64_t ds = util_day_start(day), de = util_day_start(day + 1);
+
+    if ((b - a) * 2 <= de - ds)
+        return scan_raw(c, f, a, b, 1, cb, ctx, e);
+    if (scan_rollup(c, f, 0, detailed, timed, day, day + 1, cb, ctx, e) < 0)
+        return -1;
+    if (ds < a && scan_raw(c, f, ds, a, -1, cb, ctx, e) < 0)
+        return -1;
+    if (b < de && scan_raw(c, f, b, de, -1, cb, ctx, e) < 0)
+        return -1;
+    return 0;
 }
 
 int store_metrics_scan(struct store *s, const struct response_filter *f, unsigned needs,
@@ -515,7 +547,8 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
 {
     struct conn *c = reader_get(s, e);
     int64_t from = f->has_from ? f->from : INT64_MIN, to = f->has_to ? f->to : INT64_MAX;
-    int64_t d_lo = DAY_MIN, d_hi = DAY_MAX;
+    int64_t d_lo = DAY_MIN, d_hi = DAY_MAX, head = 0, tail = 0;
+    int has_head = 0, has_tail = 0;
     /* the coarse rollups serve whoever needs neither channel nor segment */
     int detailed = (needs & SCAN_DETAIL) || f->channel || f->segment || f->customer;
     int timed = (needs & (SCAN_MONTH | SCAN_DAY)) != 0;
@@ -528,28 +561,40 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
         reader_put(s, c);
         return -1;
     }
-    /* whole local days inside [from, to) */
-    if (f->has_from) {
-        d_lo = util_local_day(from);
-        if (util_day_start(d_lo) < from)
-            d_lo++;
+    if (from >= to) {
+        ret = 0; /* an empty range */
+        goto done;
     }
-    if (f->has_to)
-        d_hi = util_local_day(to);
-    if (d_lo >= d_hi) {
-        if (scan_raw(c, f, from, to, cb, ctx, e) < 0)
-            goto done;
-    } else {
-        int64_t lo_ms = f->has_from ? util_day_start(d_lo) : INT64_MIN;
-        int64_t hi_ms = f->has_to ? util_day_start(d_hi) : INT64_MAX;
+    /* [from, to) is: a part of the day of from (head), whole local days [d_lo, d_hi), a part of
+     * the day of to (tail); a range inside one day is its head alone */
+    if (f->has_from) {
+        head = util_local_day(from);
+        d_lo = head;
+        if (util_day_start(head) < from) {
+            has_head = 1;
+            d_lo = head + 1;
+        }
+    }
+    if (f->has_to) {
+        tail = util_local_day(to);
+        d_hi = tail;
+        has_tail = util_day_start(tail) < to;
+    }
+    if (has_head && has_tail && head == tail)
+        has_tail = 0;
+    if (has_head &&
+        scan_part_of_day(c, f, detailed, timed, head, from,
+                         f->has_to && to < util_day_start(head + 1) ? to : util_day_start(head + 1),
+                         cb, ctx, e) < 0)
+        goto done;
+    if (has_tail &&
+        scan_part_of_day(c, f, detailed, timed, tail, util_day_start(tail), to, cb, ctx, e) < 0)
+        goto done;
+    if (d_lo < d_hi) {
         int64_t m_lo = util_day_month(d_lo), m_hi = util_day_month(d_hi);
 
         if (util_month_first_day(m_lo) < d_lo)
             m_lo++;
-        if (from < lo_ms && scan_raw(c, f, from, lo_ms, cb, ctx, e) < 0)
-            goto done;
-        if (hi_ms < to && scan_raw(c, f, hi_ms, to, cb, ctx, e) < 0)
-            goto done;
         if (!(needs & SCAN_DAY) && m_lo < m_hi) {
             if (scan_rollup(c, f, 1, detailed, timed, m_lo, m_hi, cb, ctx, e) < 0 ||
                 scan_rollup(c, f, 0, detailed, timed, d_lo, util_month_first_day(m_lo), cb, ctx,

@@ -65,6 +65,25 @@ class MetricsCheck:
         self.assertEqual(body["total"]["n"], len(rows))
         return body
 
+    def check_parts_of_days(self, days):
+        """Ranges that start or end inside the given local days. Such a part is read as raw
+        rows, or, when it is more than half of its day, as the day's rollup less the rest of
+        the day: groups seen only in the rest must not show, and the counts are the part's."""
+        tz = model.tzinfo(self.tz_name)
+        for d in days:
+            start = model.local_midnight_ms(d, tz)
+            end = model.local_midnight_ms(d + dt.timedelta(days=1), tz)
+            span = end - start
+            for a, b in ((start + 1, end), (start + span * 6 // 10, end),
+                         (start + 1, start + span * 9 // 10),
+                         (start + span // 10, start + span * 3 // 10),
+                         (start + span // 2, end + span // 3)):
+                for group_by in ("channel", "segment,day", "touchpoint"):
+                    params = {"from": model.format_time(a, "ms"), "to": model.format_time(b, "ms"),
+                              "group_by": group_by}
+                    with self.subTest(params=params):
+                        self.check(params)
+
 
 class MetricsTest(MetricsCheck, ServerTestCase):
     N = 640
@@ -275,6 +294,11 @@ class MetricsTest(MetricsCheck, ServerTestCase):
                 with self.subTest(params=params):
                     self.check(params)
 
+    def test_parts_of_days(self):
+        tz = model.tzinfo(self.tz_name)
+        days = sorted({model.utc_of(r["submitted_ms"]).astimezone(tz).date() for r in self.rows})
+        self.check_parts_of_days(days[::9])
+
     def test_zz_metrics_follow_writes(self):
         """Deleting responses and moving a touchpoint to another phase show in the metrics at
         once (runs last: it changes the data set, and the model with it)."""
@@ -389,6 +413,9 @@ class MetricsTimeZoneTest(MetricsCheck, ServerTestCase):
         cls.rows = rows
         cls.lo = min(r["submitted_ms"] for r in rows)
         cls.hi = max(r["submitted_ms"] for r in rows)
+
+    def test_parts_of_days_of_23_and_25_hours(self):
+        self.check_parts_of_days(list(self.dst_days) + [self.monday])
 
     @classmethod
     def tp_place(cls, key):

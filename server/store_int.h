@@ -70,6 +70,8 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e);
 /* The histogram of the one response r (its metric fields only); absent or out-of-range values
  * are not counted. The writer, the SQL functions and the raw scan all count through it. */
 void rollup_hist_one(const struct response *r, struct hist *h);
+/* Adds k (1, or -1 to take it out) times the response r to h. */
+void rollup_hist_count(const struct response *r, int64_t k, struct hist *h);
 /* Registers the SQL functions of the rollup histograms (polku_hist_add, polku_hist_sub, the
  * aggregate polku_hist) on db. */
 void rollup_register(sqlite3 *db);

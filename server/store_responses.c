@@ -414,7 +414,6 @@ static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
     cb(&row, ctx);
 }
 
-#define SCAN_DIMS "SELECT j.key, p.key, p.position, t.key, r.channel, r.segment, "
 #define SCAN_JOIN                                                                                  \
     " r JOIN touchpoints t ON t.id = r.touchpoint_id JOIN phases p ON p.id = t.phase_id "          \
     "JOIN journeys j ON j.id = p.journey_id "
@@ -466,54 +465,129 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
 }
 
-/* Raw responses with submitted_at in [from, to); with sign -1, each is emitted negated (taken
- * out of a day's rollup row emitted alongside). */
+/* The raw rows of one touchpoint gathered by channel and segment (RAW_KEYS at most, then
+ * emitted and started again), so that a part of a day reaches the consumer as a few rows. */
+#define RAW_KEYS 64
+
+struct raw_acc {
+    char *journey, *phase, *touchpoint;
+    int position;
+    int64_t tp_id, time;
+    size_t n;
+    struct {
+        char *channel, *segment;
+        struct hist h;
+    } keys[RAW_KEYS];
+};
+
+static void raw_acc_emit(struct raw_acc *a, void (*cb)(const struct metric_row *row, void *ctx),
+                         void *ctx)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        struct metric_row row = {.journey = a->journey,
+                                 .phase = a->phase,
+                                 .touchpoint = a->touchpoint,
+                                 .channel = a->keys[i].channel,
+                                 .segment = a->keys[i].segment,
+                                 .phase_position = a->position,
+                                 .time = a->time,
+                                 .hist = &a->keys[i].h};
+
+        cb(&row, ctx);
+        free(a->keys[i].channel);
+        free(a->keys[i].segment);
+    }
+    a->n = 0;
+}
+
+static int str_eq(const char *x, const char *y)
+{
+    return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+/* Raw responses with submitted_at in [from, to), a part of one local day (every row's time
+ * counts as the first one's: the consumer's buckets are whole days or longer); with sign -1,
+ * taken out (of the day's rollup row emitted alongside). channel and segment only when
+ * detailed. */
 static int scan_raw(struct conn *c, const struct response_filter *f, int64_t from, int64_t to,
-                    int sign, void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
-                    struct err *e)
+                    int sign, int detailed, void (*cb)(const struct metric_row *row, void *ctx),
+                    void *ctx, struct err *e)
 {
     /* CROSS JOIN keeps the touchpoints outside, so each one's days are read through
      * responses_touchpoint_day (there is no index on submitted_at alone). */
-    char sql[1024] = SCAN_DIMS "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, "
-                               "r.r_interaction, r.r_content, r.r_recovery, r.r_value "
-                               "FROM touchpoints t JOIN phases p ON p.id = t.phase_id "
-                               "JOIN journeys j ON j.id = p.journey_id "
-                               "CROSS JOIN responses r ON r.touchpoint_id = t.id "
-                               "WHERE r.submitted_at >= ? AND r.submitted_at < ? "
-                               "AND " RESPONSE_DAY " BETWEEN ? AND ?";
+    char sql[1024] = "SELECT t.id, j.key, p.key, p.position, t.key, r.channel, r.segment, "
+                     "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, "
+                     "r.r_interaction, r.r_content, r.r_recovery, r.r_value "
+                     "FROM touchpoints t JOIN phases p ON p.id = t.phase_id "
+                     "JOIN journeys j ON j.id = p.journey_id "
+                     "CROSS JOIN responses r ON r.touchpoint_id = t.id "
+                     "WHERE r.submitted_at >= ? AND r.submitted_at < ? "
+                     "AND " RESPONSE_DAY " BETWEEN ? AND ?";
+    struct raw_acc *a = xcalloc(1, sizeof(*a));
     sqlite3_stmt *st = NULL;
     int rc;
 
     filter_sql(f, sql, sizeof(sql));
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    if (rc != SQLITE_OK) {
+        free(a);
         return store_sqlerr(e, c->db, rc, "metrics scan");
+    }
     sqlite3_bind_int64(st, 1, from);
     sqlite3_bind_int64(st, 2, to);
     sqlite3_bind_int64(st, 3, response_day_of(from));
     sqlite3_bind_int64(st, 4, response_day_of(to - 1));
     filter_bind(st, f, 5);
+    a->tp_id = -1;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t tp = sqlite3_column_int64(st, 0);
+        const char *channel = NULL, *segment = NULL;
         struct response r;
-        struct hist h;
+        size_t i;
 
-        response_init(&r);
-        r.nps = col_opt_int(st, 7);
-        r.csat = col_opt_int(st, 8);
-        r.ces = col_opt_int(st, 9);
-        r.expectation = col_opt_int(st, 10);
-        for (int a = 0; a < RATING_AREAS; a++)
-            r.rating[a] = col_opt_int(st, 11 + a);
-        rollup_hist_one(&r, &h);
-        if (sign < 0) {
-            struct hist neg;
-
-            memset(&neg, 0, sizeof(neg));
-            metrics_hist_sub(&neg, &h);
-            h = neg;
+        if (tp != a->tp_id) { /* rows come touchpoint by touchpoint */
+            raw_acc_emit(a, cb, ctx);
+            free(a->journey);
+            free(a->phase);
+            free(a->touchpoint);
+            a->journey = col_text(st, 1);
+            a->phase = col_text(st, 2);
+            a->position = sqlite3_column_int(st, 3);
+            a->touchpoint = col_text(st, 4);
+            a->tp_id = tp;
+            a->time = sqlite3_column_int64(st, 7);
         }
-        scan_emit(st, sqlite3_column_int64(st, 6), &h, cb, ctx);
+        if (detailed) {
+            channel = (const char *)sqlite3_column_text(st, 5);
+            segment = (const char *)sqlite3_column_text(st, 6);
+            channel = channel && *channel ? channel : NULL;
+            segment = segment && *segment ? segment : NULL;
+        }
+        for (i = 0; i < a->n; i++)
+            if (str_eq(a->keys[i].channel, channel) && str_eq(a->keys[i].segment, segment))
+                break;
+        if (i == a->n) {
+            if (a->n == RAW_KEYS)
+                raw_acc_emit(a, cb, ctx);
+            i = a->n++;
+            a->keys[i].channel = channel ? xstrdup(channel) : NULL;
+            a->keys[i].segment = segment ? xstrdup(segment) : NULL;
+            memset(&a->keys[i].h, 0, sizeof(a->keys[i].h));
+        }
+        response_init(&r);
+        r.nps = col_opt_int(st, 8);
+        r.csat = col_opt_int(st, 9);
+        r.ces = col_opt_int(st, 10);
+        r.expectation = col_opt_int(st, 11);
+        for (int k = 0; k < RATING_AREAS; k++)
+            r.rating[k] = col_opt_int(st, 12 + k);
+        rollup_hist_count(&r, sign, &a->keys[i].h);
     }
+    raw_acc_emit(a, cb, ctx);
+    free(a->journey);
+    free(a->phase);
+    free(a->touchpoint);
+    free(a);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
 }
@@ -531,12 +605,12 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f, int
     int64_t ds = util_day_start(day), de = util_day_start(day + 1);
 
     if ((b - a) * 2 <= de - ds)
-        return scan_raw(c, f, a, b, 1, cb, ctx, e);
+        return scan_raw(c, f, a, b, 1, detailed, cb, ctx, e);
     if (scan_rollup(c, f, 0, detailed, timed, day, day + 1, cb, ctx, e) < 0)
         return -1;
-    if (ds < a && scan_raw(c, f, ds, a, -1, cb, ctx, e) < 0)
+    if (ds < a && scan_raw(c, f, ds, a, -1, detailed, cb, ctx, e) < 0)
         return -1;
-    if (b < de && scan_raw(c, f, b, de, -1, cb, ctx, e) < 0)
+    if (b < de && scan_raw(c, f, b, de, -1, detailed, cb, ctx, e) < 0)
         return -1;
     return 0;
 }

@@ -115,21 +115,26 @@ static struct bucket *acc_slot(struct rollup_acc *a, int t, int64_t tp, int64_t 
     }
 }
 
+void rollup_hist_count(const struct response *r, int64_t k, struct hist *h)
+{
+    h->n += k;
+    if (r->nps >= 0 && r->nps <= 10)
+        h->nps[r->nps] += k;
+    if (r->csat >= 1 && r->csat <= 5)
+        h->csat[r->csat - 1] += k;
+    if (r->ces >= 1 && r->ces <= 7)
+        h->ces[r->ces - 1] += k;
+    if (r->expectation >= 0 && r->expectation < EXPECT_VALUES)
+        h->expectation[r->expectation] += k;
+    for (int a = 0; a < RATING_AREAS; a++)
+        if (r->rating[a] >= 1 && r->rating[a] <= 5)
+            h->rating[a][r->rating[a] - 1] += k;
+}
+
 void rollup_hist_one(const struct response *r, struct hist *h)
 {
     memset(h, 0, sizeof(*h));
-    h->n = 1;
-    if (r->nps >= 0 && r->nps <= 10)
-        h->nps[r->nps] = 1;
-    if (r->csat >= 1 && r->csat <= 5)
-        h->csat[r->csat - 1] = 1;
-    if (r->ces >= 1 && r->ces <= 7)
-        h->ces[r->ces - 1] = 1;
-    if (r->expectation >= 0 && r->expectation < EXPECT_VALUES)
-        h->expectation[r->expectation] = 1;
-    for (int k = 0; k < RATING_AREAS; k++)
-        if (r->rating[k] >= 1 && r->rating[k] <= 5)
-            h->rating[k][r->rating[k] - 1] = 1;
+    rollup_hist_count(r, 1, h);
 }
 
 void rollup_acc_add(struct rollup_acc *a, const struct response *r)

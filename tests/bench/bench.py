@@ -295,6 +295,9 @@ def iso_ms(ms):
         "%Y-%m-%dT%H:%M:%SZ")
 
 
+EXTRA = " (extra)"
+
+
 def queries(now_ms, tp):
     """(label, metrics path, raw SQL) of the measured aggregates; now_ms is the data's now."""
     from_ms = now_ms - 30 * DAY_MS
@@ -312,7 +315,8 @@ def queries(now_ms, tp):
          "SELECT touchpoint_id, %s FROM responses WHERE submitted_at >= %d "
          "GROUP BY touchpoint_id;" % (AGG, from_ms - from_ms % 1000)),
         # noon: the part of the first day is half of it, the most raw rows a part ever reads
-        ("touchpoint, from a noon 30 days ago",
+        # (not one of the issue's queries: shown, but not in the targets)
+        ("touchpoint, from a noon 30 days ago" + EXTRA,
          "/v1/metrics?group_by=touchpoint&from=%s" % iso_ms(from_day_ms + DAY_MS // 2),
          "SELECT touchpoint_id, %s FROM responses WHERE submitted_at >= %d "
          "GROUP BY touchpoint_id;" % (AGG, from_day_ms + DAY_MS // 2)),
@@ -626,7 +630,7 @@ def report(b, loads, started):
             rows.append([label, r.get("groups", "-"), fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]),
                          fmt_int(m["rps"]), "-" if raw_ms is None else "%.0f" % raw_ms,
                          "-" if ratio is None else "%.0fx" % ratio])
-            if size == max(R["metrics"]):
+            if size == max(R["metrics"]) and not label.endswith(EXTRA):
                 targets.append(("metrics p99 <= 10 ms at %s: %s" % (fmt_int(size), label),
                                 fmt_ms(m["p99_us"]) + " ms", m["p99_us"] <= 10000))
                 targets.append(("raw/rollup >= 500x at %s: %s" % (fmt_int(size), label),

@@ -106,7 +106,7 @@ static void grouping_drop_empty(struct grouping *g)
 
         if (!gr)
             continue;
-        if (gr->h.n == 0) {
+        if (gr->h.n <= 0) { /* below 0 only if the rollups were inconsistent */
             group_free(gr);
             continue;
         }
@@ -184,7 +184,7 @@ static struct group *grouping_get(struct grouping *g, const char *const *vals, c
         j = (j + 1) & (g->nslots - 1);
     if (g->slots[j])
         return g->slots[j];
-    if (g->ngroups >= GROUPS_MAX) {
+    if (g->ngroups >= 2 * GROUPS_MAX) { /* during the scan; GROUPS_MAX applies after the drop */
         g->overflow = 1;
         return NULL;
     }
@@ -332,7 +332,8 @@ static int grouping_fill(struct grouping *g, const struct response_filter *f, st
             if (tp)
                 vals[1 - t] = tp->value[1 - t];
             if (!grouping_get(g, vals, tp ? tp->journey : NULL, tp ? tp->phase : NULL,
-                              tp ? tp->position : 0)) {
+                              tp ? tp->position : 0) ||
+                g->ngroups > GROUPS_MAX) {
                 free(templates);
                 return err_param(e, "fill", "yields more than %d groups", GROUPS_MAX);
             }
@@ -489,6 +490,10 @@ int api_metrics_get(struct req *req, struct app *app)
         goto done;
     }
     grouping_drop_empty(&g);
+    if (g.ngroups > GROUPS_MAX) {
+        err_param(e, "group_by", "yields more than %d groups; narrow the filters", GROUPS_MAX);
+        goto done;
+    }
     if (fill && strcmp(fill, "true") == 0 && grouping_fill(&g, &f, e) < 0)
         goto done;
     if (targets_load(app->store, &ts, e) < 0)

@@ -201,12 +201,15 @@ int store_idem_get(struct store *s, const char *principal, const char *key, unsi
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 
-/* One unit of counted responses with its dimensions: a single response, or a rollup bucket.
- * Borrowed strings, valid during the callback only. */
+/* One unit of counted responses with its dimensions: a rollup bucket, or raw responses of one
+ * touchpoint (and channel and segment) within one local day. Its counts may be negative: a
+ * part of a day can come as the day's bucket less the rest of the day, so consumers must only
+ * sum them (a group whose count comes to 0 has no responses). Borrowed strings, valid during
+ * the callback only. */
 struct metric_row {
     const char *journey, *phase, *touchpoint, *channel, *segment; /* channel, segment may be NULL */
     int phase_position;
-    int64_t time; /* submitted_at, or the start of the bucket (local midnight) */
+    int64_t time; /* the start of the bucket (local midnight), or a time inside the local day */
     const struct hist *hist;
 };
 

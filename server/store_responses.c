@@ -545,7 +545,10 @@ static int scan_raw(struct conn *c, const struct response_filter *f, int64_t fro
         struct response r;
         size_t i;
 
-        if (tp != a->tp_id) { /* rows come touchpoint by touchpoint */
+        /* Rows come touchpoint by touchpoint: SQLite keeps the left side of a CROSS JOIN
+         * outside, and t joins p and j by primary key. Were they not, a touchpoint would only
+         * be emitted in more, smaller units, each still right. */
+        if (tp != a->tp_id) {
             raw_acc_emit(a, cb, ctx);
             free(a->journey);
             free(a->phase);

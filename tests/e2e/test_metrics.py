@@ -77,12 +77,35 @@ class MetricsCheck:
             for a, b in ((start + 1, end), (start + span * 6 // 10, end),
                          (start + 1, start + span * 9 // 10),
                          (start + span // 10, start + span * 3 // 10),
-                         (start + span // 2, end + span // 3)):
-                for group_by in ("channel", "segment,day", "touchpoint"):
-                    params = {"from": model.format_time(a, "ms"), "to": model.format_time(b, "ms"),
-                              "group_by": group_by}
+                         (start + span // 2, end + span // 3),
+                         (start - span // 3, start + span * 9 // 10),
+                         (start + span // 2, start + span)):
+                for extra in ({"group_by": "channel"}, {"group_by": "segment,day"},
+                              {"group_by": "touchpoint"}, {"group_by": "phase,week"},
+                              {"group_by": "month"}, {"group_by": "channel,day"},
+                              {"group_by": "segment", "channel": "web"}):
+                    params = dict(extra, **{"from": model.format_time(a, "ms"),
+                                            "to": model.format_time(b, "ms")})
                     with self.subTest(params=params):
                         self.check(params)
+                # fill: its templates are the channels present, never one seen only in the
+                # rest of the day
+                params = {"group_by": "channel,day", "fill": "true",
+                          "from": model.format_time(a, "ms"), "to": model.format_time(b, "ms")}
+                with self.subTest(params=params):
+                    want = {r["channel"] for r in model.filter_rows(self.rows, params, tz)}
+                    groups = self.fetch(params)["groups"]
+                    self.assertEqual({g["key"]["channel"] for g in groups}, want, params)
+                    first = model.utc_of(a).astimezone(tz).date()
+                    last = model.utc_of(b - 1).astimezone(tz).date()
+                    days = (last - first).days + 1
+                    self.assertEqual(len(groups), len(want) * days, params)
+            for params in ({"from": model.format_time(start + span // 5, "ms"),
+                            "group_by": "channel"},
+                           {"to": model.format_time(start + span * 4 // 5, "ms"),
+                            "group_by": "channel"}):
+                with self.subTest(params=params):
+                    self.check(params)
 
 
 class MetricsTest(MetricsCheck, ServerTestCase):

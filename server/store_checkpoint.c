@@ -21,8 +21,9 @@
  *   checkpoints back (the cheaper way when they are short: one sync instead of two);
  * - at ckpt_hard_pages (a checkpointer that cannot keep up, or readers that keep the WAL from
  *   starting again), the writer checkpoints after every commit, as SQLite itself would.
- * Measured (docs/NOTES.md): random customers 33.0k/s, p99 10.9 ms against 30.7k/s, p99
- * 17.5 ms; the bench's own ingest 36.2k/s, p99 3.6 ms against 34.5k/s, p99 4.0 ms.
+ * Measured (docs/NOTES.md, 3 interleaved 15 s runs each, against SQLite's autocheckpoint at
+ * 10,000 pages): random customers 34.1k/s, p99 11.3 ms against 29.3k/s, p99 17.0 ms; the
+ * bench's own ingest 38.3k/s, p99 3.1 ms against 34.9k/s, p99 3.9 ms.
  */
 #include "store_int.h"
 
@@ -30,7 +31,7 @@
 #include "util.h"
 
 #define CKPT_SOFT  40000  /* pages, about 160 MB of WAL */
-#define CKPT_HARD  200000 /* pages */
+#define CKPT_HARD  200000 /* pages, or five times the soft mark if that is more */
 #define CKPT_STALL 5000   /* microseconds */
 #define CKPT_QUICK 16
 

@@ -60,21 +60,24 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
+/* Puts gr into slots (n of them, a power of two, with room) by linear probing on its id. */
+static void grouping_place(struct group **slots, size_t n, struct group *gr)
+{
+    size_t j = hash_str(gr->id) & (n - 1);
+
+    while (slots[j])
+        j = (j + 1) & (n - 1);
+    slots[j] = gr;
+}
+
 static void grouping_grow(struct grouping *g)
 {
     size_t n = g->nslots ? g->nslots * 2 : 64;
     struct group **slots = xcalloc(n, sizeof(*slots));
 
-    for (size_t i = 0; i < g->nslots; i++) {
-        struct group *gr = g->slots[i];
-
-        if (!gr)
-            continue;
-        size_t j = hash_str(gr->id) & (n - 1);
-        while (slots[j])
-            j = (j + 1) & (n - 1);
-        slots[j] = gr;
-    }
+    for (size_t i = 0; i < g->nslots; i++)
+        if (g->slots[i])
+            grouping_place(slots, n, g->slots[i]);
     free(g->slots);
     g->slots = slots;
     g->nslots = n;
@@ -102,7 +105,6 @@ static void grouping_drop_empty(struct grouping *g)
     g->ngroups = 0;
     for (size_t i = 0; i < n; i++) {
         struct group *gr = old[i];
-        size_t j;
 
         if (!gr)
             continue;
@@ -110,10 +112,7 @@ static void grouping_drop_empty(struct grouping *g)
             group_free(gr);
             continue;
         }
-        j = hash_str(gr->id) & (n - 1);
-        while (g->slots[j])
-            j = (j + 1) & (n - 1);
-        g->slots[j] = gr;
+        grouping_place(g->slots, n, gr);
         g->ngroups++;
     }
     free(old);

@@ -176,10 +176,8 @@ done:
     return ret;
 }
 
-/* Finds r's touchpoint: fills touchpoint_id, journey and phase. ERR_VALIDATION at pointer when
- * unknown. Writes nothing. */
-/* Resolves r's touchpoint key; an unknown key is an error on /touchpoint, or on
- * /items/<item>/touchpoint when item >= 0 (a batch). */
+/* Finds r's touchpoint: fills touchpoint_id, journey and phase. Writes nothing. An unknown key
+ * is ERR_VALIDATION on /touchpoint, or on /items/<item>/touchpoint when item >= 0 (a batch). */
 static int response_resolve(struct conn *c, struct response *r, long item, struct err *e)
 {
     sqlite3_stmt *st;

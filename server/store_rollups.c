@@ -47,8 +47,9 @@ void rollup_acc_free(struct rollup_acc *a)
     free(a);
 }
 
-/* Clears only the used slots: a batch of 1,000 leaves the tables large, and clearing all of
- * them for every transaction of a few writes cost the writer about 8% of its time. */
+/* Clears only the used slots: a batch of 1,000 leaves the tables large, and every later
+ * transaction of a few writes would clear all of them (no throughput difference measured at
+ * the bench's sizes, 38.3k against 38.4k/s; it is less work). */
 void rollup_acc_reset(struct rollup_acc *a)
 {
     for (int t = 0; t < ACC_TABLES; t++) {

@@ -71,10 +71,7 @@ int64_t util_mono_us(void)
 
 int64_t util_mono_ms(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return util_mono_us() / 1000;
 }
 
 /* Reads exactly n digits at *p. */

@@ -147,16 +147,46 @@ int64_t util_local_month(int64_t ms)
     return (int64_t)(tm.tm_year + 1900) * 12 + tm.tm_mon;
 }
 
-/* Local midnight of a civil date, as ms. */
+/* The local day of a second, as days since 1970-01-01. */
+static int64_t util_local_day_s(time_t t)
+{
+    struct tm tm;
+
+    localtime_r(&t, &tm);
+    return util_days_from_civil(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+
+/* The first instant of a civil date in the process zone, as ms. Where clocks change across
+ * midnight, "local midnight" is not one instant: a zone that skips it (America/Havana in
+ * March: 00:00 becomes 01:00) starts the day at the change, and one that repeats it (Havana in
+ * November: 01:00 back to 00:00) starts it at the first 00:00 (POSIX leaves open which of the two
+ * mktime returns for tm_isdst = -1; glibc's returns the first). The rollups count a response in the
+ * local date of its instant, so a day must start at the first second whose local date is that day;
+ * a part of a day and its rollup row then always agree (test_day_start_where_midnight_repeats). The
+ * guess (UTC midnight less the zone's offset there) is right unless the offset changes within a day
+ * of it; then the first second is searched for, since the local date never goes back as time goes
+ * on. */
 static int64_t util_local_midnight(int y, int m, int d)
 {
-    struct tm tm = {0};
+    int64_t day = util_days_from_civil(y, m, d);
+    time_t utc = (time_t)(day * 86400), t, lo, hi;
+    struct tm tm;
 
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    tm.tm_isdst = -1;
-    return (int64_t)mktime(&tm) * 1000;
+    localtime_r(&utc, &tm);
+    t = utc - (time_t)tm.tm_gmtoff;
+    if (util_local_day_s(t) == day && util_local_day_s(t - 1) < day)
+        return (int64_t)t * 1000;
+    lo = t - 2 * 86400; /* local date before day: offsets are within +-26 h */
+    hi = t + 2 * 86400; /* local date day or later */
+    while (hi - lo > 1) {
+        time_t mid = lo + (hi - lo) / 2;
+
+        if (util_local_day_s(mid) >= day)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return (int64_t)hi * 1000;
 }
 
 int64_t util_day_start(int64_t day)
@@ -200,19 +230,9 @@ int util_parse_time(const char *s, int allow_date, int64_t *ms)
     if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > util_days_in_month(y, mo))
         return -1;
     if (*p == '\0') {
-        struct tm tm = {0};
-        time_t t;
-
         if (!allow_date)
             return -1;
-        tm.tm_year = y - 1900;
-        tm.tm_mon = mo - 1;
-        tm.tm_mday = d;
-        tm.tm_isdst = -1;
-        t = mktime(&tm);
-        if (t == (time_t)-1)
-            return -1;
-        *ms = (int64_t)t * 1000;
+        *ms = util_local_midnight(y, mo, d);
         return 0;
     }
     if ((*p != 'T' && *p != 't') || (p++, util_digits(&p, 2, &h)) || *p++ != ':' ||

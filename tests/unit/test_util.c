@@ -103,6 +103,41 @@ START_TEST(test_parse_date_in_zone)
 }
 END_TEST
 
+/* A day starts at the first second whose local date is that day, also where clocks change
+ * across midnight: the rollups count responses by the local date of their instant. */
+START_TEST(test_day_start_where_midnight_repeats)
+{
+    static const char *zones[] = {"America/Havana",      "America/Santiago", "America/New_York",
+                                  "Australia/Lord_Howe", "Asia/Kolkata",     "Pacific/Apia",
+                                  "Europe/Helsinki"};
+    int64_t ms;
+
+    setenv("TZ", "America/Havana", 1);
+    tzset();
+    /* 2026-11-01: clocks go back from 01:00 to 00:00, so midnight comes twice; the day
+     * begins at the first one, 00:00 CDT = 04:00 UTC (not 05:00) */
+    ck_assert_int_eq(util_day_start(20758) /* 2026-11-01 */, 1793505600000LL);
+    ck_assert_int_eq(util_parse_time("2026-11-01", 1, &ms), 0);
+    ck_assert_int_eq(ms, 1793505600000LL);
+    /* 2026-03-08: clocks go from 00:00 to 01:00; the day begins at 01:00 CDT = 05:00 UTC */
+    ck_assert_int_eq(util_day_start(20520) /* 2026-03-08 */, 1772946000000LL);
+    for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
+        setenv("TZ", zones[z], 1);
+        tzset();
+        /* every day of 2010-2027 (Apia skipped 2011-12-30 altogether) */
+        for (int64_t day = 14610; day < 21184; day++) {
+            int64_t start = util_day_start(day);
+
+            ck_assert_msg(util_local_day(start) >= day && util_local_day(start - 1) < day,
+                          "%s: day %lld starts at %lld", zones[z], (long long)day,
+                          (long long)start);
+        }
+    }
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+END_TEST
+
 START_TEST(test_format_time)
 {
     char buf[40];
@@ -207,6 +242,7 @@ static Suite *util_suite(void)
     tcase_add_test(tc, test_sha256_million_a);
     tcase_add_loop_test(tc, test_parse_time, 0, sizeof(time_cases) / sizeof(time_cases[0]));
     tcase_add_test(tc, test_parse_date_in_zone);
+    tcase_add_test(tc, test_day_start_where_midnight_repeats);
     tcase_add_test(tc, test_format_time);
     tcase_add_test(tc, test_format_time_matches_snprintf);
     tcase_add_test(tc, test_b64url_roundtrip);

@@ -35,8 +35,13 @@ deps:
 test-deps:
 	@sh tests/deps.sh test
 
-# Migrations are embedded as C strings, in numeric order.
-$(BUILD)/gen/schema_sql.c: $(SCHEMA) tests/embed_schema.sh
+# Migrations are embedded as C strings, in numeric order. schema.list holds their names and is
+# rewritten only when the set changes, so that removing a migration regenerates the C file too.
+SCHEMA_LIST := $(BUILD)/gen/schema.list
+$(shell mkdir -p $(BUILD)/gen && (echo '$(SCHEMA)' | cmp -s - $(SCHEMA_LIST) || \
+	echo '$(SCHEMA)' > $(SCHEMA_LIST)))
+
+$(BUILD)/gen/schema_sql.c: $(SCHEMA) $(SCHEMA_LIST) tests/embed_schema.sh
 	@mkdir -p $(dir $@)
 	sh tests/embed_schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
 

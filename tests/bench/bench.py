@@ -6,7 +6,9 @@ Measures, each figure the median of BENCH_RUNS runs (default 3) taken in this on
      default group commit and for --commit-mode each (the baseline), a fresh database per run,
      alternating the modes; the ratio group/each; the server's peak RSS (VmHWM). A third run
      of group commit has random customer ids (wrk_post.lua ... random), which put every
-     response on a random page of the customer index: the costly case for checkpoints.
+     response on a random page of the customer index: the costly case for checkpoints. A
+     fourth sends an Idempotency-Key on every request (wrk_post.lua ... keys), random like a
+     client's UUIDs: one more record per response, on a random page of its table.
   2. POST /v1/responses/batch with 1000-item bodies, a few connections: rows/s.
   3. GET /v1/metrics at every size of BENCH_SIZES (default "1000000 10000000") responses, with
      wrk -t1 -c1 and no If-None-Match (every request computed), beside the same aggregate as a
@@ -369,10 +371,10 @@ class Bench:
 
     def ingest(self, template, keys):
         o = self.o
-        res = {"group": [], "each": [], "random": []}
+        res = {"group": [], "each": [], "random": [], "keys": []}
         url_script = os.path.join(HERE, "wrk_post.lua")
         for i in range(o.runs):
-            for mode in ("group", "each", "random"):
+            for mode in ("group", "each", "random", "keys"):
                 note("ingest %s, run %d of %d" % (mode, i + 1, o.runs))
                 db = fresh_db(template, self.tmp, "ingest.db")
                 extra = ["--commit-mode", "each"] if mode == "each" else []
@@ -381,7 +383,7 @@ class Bench:
                     cpu0 = srv.cpu_seconds()
                     cmd, r = wrk(srv.url + "/v1/responses", url_script, 2, 64, o.duration,
                                  ["Authorization: Bearer " + self.key],
-                                 [",".join(keys)] + (["random"] if mode == "random" else []))
+                                 [",".join(keys)] + ([mode] if mode in ("random", "keys") else []))
                     r["server_cpus"] = (srv.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
                     r["hwm_kib"] = srv.vm_hwm_kib()
                 finally:
@@ -584,8 +586,9 @@ def report(b, loads, started):
         rows = []
         meds = {}
         labels = {"group": "group commit (default)", "each": "--commit-mode each",
-                  "random": "group commit, random customer ids"}
-        for mode in ("group", "each", "random"):
+                  "random": "group commit, random customer ids",
+                  "keys": "group commit, Idempotency-Key on each"}
+        for mode in ("group", "each", "random", "keys"):
             rs = R["ingest"][mode]
             m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "hwm_kib",
                                                       "server_cpus", "client_cpus")}

@@ -3,9 +3,11 @@
 -- of the metric fields; submitted_at within the last day. Each thread draws 4,096 random
 -- bodies at the start and sends them in turn, each with a new customer. With a second argument
 -- "random", the customer is 16 random hex digits instead (like ids from a CRM, which land on
--- random pages of the customer index) rather than the thread and a counter.
+-- random pages of the customer index) rather than the thread and a counter. With "keys", every
+-- request carries an Idempotency-Key that starts with 16 random hex digits (as a client's UUIDs
+-- would), so every record lands on a random page of the idempotency table.
 -- Usage: wrk -s wrk_post.lua -H "Authorization: Bearer KEY" URL/v1/responses -- tp1,tp2,...
---        [random]
+--        [random|keys]
 -- done() prints one line "WRK_JSON {...}" that tests/bench/bench.py reads.
 
 local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
@@ -16,6 +18,8 @@ local threads = 0
 local heads, tails = {}, {}
 local TEMPLATES = 4096
 local random_customers = false
+local with_keys = false
+local headers = nil
 
 function setup(thread)
    threads = threads + 1
@@ -27,12 +31,19 @@ function init(args)
       keys[#keys + 1] = k
    end
    random_customers = args[2] == "random"
+   with_keys = args[2] == "keys"
    math.randomseed((tid or 0) * 7919 + os.time())
    wrk.method = "POST"
    wrk.headers["Content-Type"] = "application/json"
    local now = os.time()
    for i = 1, TEMPLATES do
       heads[i], tails[i] = common.template(keys, now, 86400)
+   end
+   if with_keys then
+      headers = {}
+      for k, v in pairs(wrk.headers) do
+         headers[k] = v
+      end
    end
 end
 
@@ -45,7 +56,11 @@ function request()
    else
       customer = "w" .. tid .. "-" .. counter
    end
-   return wrk.format(nil, nil, nil, heads[i] .. customer .. tails[i])
+   if headers then
+      headers["Idempotency-Key"] = string.format("%08x%08x-%d-%d", math.random(0, 0x7fffffff),
+                                                 math.random(0, 0x7fffffff), tid, counter)
+   end
+   return wrk.format(nil, nil, headers, heads[i] .. customer .. tails[i])
 end
 
 done = common.done

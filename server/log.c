@@ -36,6 +36,7 @@ static char bufs[2][LOG_BUF_SIZE];
 static int front;      /* bufs[front] gathers lines */
 static size_t buf_len; /* bytes in bufs[front] */
 static pthread_once_t flusher_once = PTHREAD_ONCE_INIT;
+static int flusher_running; /* set once, before any line is buffered */
 
 static void log_write_fd(const char *p, size_t len)
 {
@@ -64,9 +65,11 @@ static void log_out(const char *line, size_t len)
     front = !front; /* the other buffer is free: only a holder of write_lock writes one out */
     buf_len = 0;
     pthread_mutex_unlock(&buf_lock);
+    flockfile(stderr); /* libmicrohttpd's and SQLite's messages go through stdio */
     log_write_fd(lines, n);
     if (line)
         log_write_fd(line, len);
+    funlockfile(stderr);
     pthread_mutex_unlock(&write_lock);
 }
 
@@ -97,14 +100,20 @@ static void log_flusher_start(void)
     pthread_t t;
 
     atexit(log_flush);
-    if (pthread_create(&t, NULL, log_flusher, NULL) == 0)
+    if (pthread_create(&t, NULL, log_flusher, NULL) == 0) {
         pthread_detach(t);
+        flusher_running = 1;
+    }
 }
 
 /* Buffers len bytes of whole lines (len <= LOG_BUF_SIZE). */
 static void log_buffered(const char *line, size_t len)
 {
     pthread_once(&flusher_once, log_flusher_start);
+    if (!flusher_running) { /* no thread to write them later: at once */
+        log_out(line, len);
+        return;
+    }
     for (;;) {
         pthread_mutex_lock(&buf_lock);
         if (buf_len + len <= LOG_BUF_SIZE) {
@@ -173,8 +182,11 @@ static char *log_json_str(char *out, const char *s, size_t max)
     const unsigned char *u = (const unsigned char *)s;
 
     *out++ = '"';
-    if (n > max)
+    if (n > max) {
         n = max;
+        while (n > 0 && (u[n] & 0xC0) == 0x80)
+            n--; /* cut before a character, not inside it */
+    }
     while (i < n) {
         unsigned char c = u[i];
         size_t len;

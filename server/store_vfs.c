@@ -31,6 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 /* A longer run of writes is written in pieces of this size. Keep it under 128 KiB: the unix
  * VFS's write masks every length with 0x1ffff (SQLite 3.40 seekAndWriteFd), so a 128 KiB
  * write writes nothing and fails as SQLITE_FULL. */
@@ -231,6 +233,7 @@ static void wb_shm_barrier(sqlite3_file *pf)
             /* Cannot be reported from here, and the wal-index is about to name frames that
              * are not in the file. Only a commit without a sync (synchronous=OFF or NORMAL)
              * gets here with bytes to write; Polku's connections are all FULL. */
+            log_flush(); /* the access lines gathered so far */
             fprintf(stderr, "polku: cannot write the WAL before publishing it; stopping\n");
             abort();
         }

@@ -44,7 +44,7 @@ START_TEST(test_access_line_matches_jansson)
                                         "/",
                                         "/v1/touchpoints/checkout-page",
                                         "/q\"uote\\back",
-                                        "/ctl\x01\x1f\t\n\r",
+                                        "/ctl\x01\x1f\t\n\r\x7f",
                                         "/caf\xc3\xa9/\xe2\x82\xac/\xf0\x9f\x98\x80",
                                         ""};
     static const char *const notes[] = {NULL, "terminated early"};
@@ -111,6 +111,14 @@ START_TEST(test_access_line_cuts_long_paths)
     got = line_path(buf, n);
     ck_assert_uint_eq(strlen(got), 1024 + 3);
     ck_assert_str_eq(got + 1024, "...");
+    free(got);
+    /* a cut that would fall inside a character falls before it */
+    memset(path, 'a', 1023);
+    strcpy(path + 1023, "\xc3\xa9 and more");
+    n = log_access_line(buf, "GET", path, 414, 1, NULL, NOW_MS);
+    got = line_path(buf, n);
+    ck_assert_uint_eq(strlen(got), 1023 + 3);
+    ck_assert_str_eq(got + 1023, "...");
     free(got);
 }
 END_TEST

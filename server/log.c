@@ -148,31 +148,9 @@ static void log_emit(json_t *obj)
     free(line);
 }
 
-/* The length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t log_utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned cp;
-
-    if (s[0] < 0xC2 || s[0] > 0xF4)
-        return 0;
-    len = s[0] >= 0xF0 ? 4 : s[0] >= 0xE0 ? 3 : 2;
-    if (len > n)
-        return 0;
-    cp = s[0] & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-        return 0;
-    return len;
-}
-
 /* Appends s (at most max bytes of it) to out as a JSON string; returns the new end. out must
- * have room for 6 * max + 8 bytes. Bytes that are not UTF-8 become U+FFFD; a cut shows "...". */
+ * have room for 6 * max + 8 bytes. Bytes that are not UTF-8 become U+FFFD; a cut shows "...".
+ * The cut falls before a character, so no sequence that util_utf8_len accepts crosses it. */
 static char *log_json_str(char *out, const char *s, size_t max)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -208,7 +186,7 @@ static char *log_json_str(char *out, const char *s, size_t max)
             out[5] = hex[c & 15];
             out += 6;
             i++;
-        } else if ((len = log_utf8_len(u + i, n - i)) > 0) {
+        } else if ((len = (size_t)util_utf8_len(u + i)) > 0) {
             memcpy(out, u + i, len);
             out += len;
             i += len;

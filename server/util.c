@@ -425,9 +425,7 @@ int util_parse_int(const char *s, long long min, long long max, long long *out)
     return 0;
 }
 
-/* Length of the UTF-8 sequence at p (1-4), or 0 when it is not well-formed (overlong forms,
- * surrogates and values above U+10FFFF are refused). */
-static int util_utf8_len(const unsigned char *p)
+int util_utf8_len(const unsigned char *p)
 {
     if (p[0] < 0x80)
         return 1;

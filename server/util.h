@@ -58,5 +58,8 @@ int util_parse_int(const char *s, long long min, long long max, long long *out);
 /* Whether s is non-empty well-formed UTF-8 without ASCII control characters, at most max
  * bytes. */
 int util_valid_text(const char *s, size_t max);
+/* Length of the UTF-8 sequence at p (1-4; p is NUL-terminated), or 0 when it is not
+ * well-formed (overlong forms, surrogates and values above U+10FFFF are refused). */
+int util_utf8_len(const unsigned char *p);
 
 #endif

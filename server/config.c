@@ -49,6 +49,9 @@ static const struct option_def options[] = {
      60000,
      "a checkpoint by the writer longer than this moves checkpoints to their own thread; 0: "
      "always there (default 5)"},
+    {"--idempotency-ttl", "POLKU_IDEMPOTENCY_TTL", OPT_UINT, OFF(idempotency_ttl_s), 1,
+     10 * 366 * 86400,
+     "seconds an Idempotency-Key is remembered and replayed (default 86400, 24 hours)"},
     {"--access-log", "POLKU_ACCESS_LOG", OPT_BOOL, OFF(access_log), 0, 1,
      "log one line per request: 1 or 0 (default 1)"},
     {"--scope", NULL, OPT_STR, OFF(scope), 0, 0, "key create: submit, read, write or admin"},
@@ -111,6 +114,7 @@ int config_load(struct config *c, int argc, char **argv, int first, struct err *
     c->timeout_s = 30;
     c->checkpoint_pages = 40000;
     c->checkpoint_stall_ms = 5;
+    c->idempotency_ttl_s = 86400;
     c->access_log = 1;
     admin = getenv("POLKU_ADMIN_KEY");
     if (admin && *admin)

@@ -20,6 +20,7 @@ struct config {
     unsigned threads, max_connections, per_ip_connections, timeout_s;
     unsigned checkpoint_pages;    /* POLKU_CHECKPOINT_PAGES: WAL pages that call for one */
     unsigned checkpoint_stall_ms; /* POLKU_CHECKPOINT_STALL_MS: 0 = always in the background */
+    unsigned idempotency_ttl_s;   /* POLKU_IDEMPOTENCY_TTL, seconds */
     int access_log;
     /* key create */
     char *scope, *name;

@@ -156,6 +156,7 @@ int conn_open(const char *path, int readonly, struct conn **out, struct err *e)
     sqlite3_create_function(c->db, "polku_month", 1, SQLITE_UTF8, NULL, sql_local_month, NULL,
                             NULL);
     rollup_register(c->db);
+    idem_register(c->db);
     if (!readonly && conn_exec(c, "PRAGMA journal_mode=WAL", e) < 0)
         goto fail;
     if (conn_exec(c, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", e) < 0)
@@ -448,6 +449,8 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     s->path = xstrdup(path);
     if (opts)
         s->opts = *opts;
+    if (s->opts.idem_ttl_ms <= 0)
+        s->opts.idem_ttl_ms = STORE_IDEM_TTL_MS;
     pthread_mutex_init(&s->write_lock, NULL);
     pthread_mutex_init(&s->pool_lock, NULL);
     pthread_mutex_init(&s->queue_lock, NULL);

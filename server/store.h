@@ -22,6 +22,8 @@ struct store;
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
+#define STORE_IDEM_TTL_MS (24 * 3600 * 1000LL)
+
 struct store_options {
     /* Commit every write in its own transaction instead of grouping the writes that queue up
      * while a commit runs (the benchmark's baseline). */
@@ -31,6 +33,8 @@ struct store_options {
     int ckpt_hard_pages; /* WAL pages from which the writer checkpoints every commit: 200,000 */
     int ckpt_stall_us;   /* a checkpoint by the writer longer than this moves them to the
                           * checkpointer thread: 5,000; -1 moves them at once */
+    /* How long an Idempotency-Key is remembered, in ms; 0 for STORE_IDEM_TTL_MS. */
+    int64_t idem_ttl_ms;
 };
 
 /* What the checkpointer has done since the store opened. */

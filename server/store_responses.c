@@ -1,5 +1,5 @@
 /*
- * Responses, idempotency records and the metrics scan in the store.
+ * Responses and the metrics scan in the store (idempotency records: store_idem.c).
  */
 #include "store_int.h"
 
@@ -139,43 +139,6 @@ int store_response_get(struct store *s, int64_t id, struct response *out, struct
     return ret;
 }
 
-/* Records idem with the body rendered from the n stored responses. ERR_CONFLICT when the key
- * exists already. */
-static int idem_insert(struct conn *c, const struct idem *idem, const struct response *r, size_t n,
-                       struct err *e)
-{
-    sqlite3_stmt *st;
-    char *body = NULL;
-    int rc, ret = -1;
-
-    st = conn_stmt(c,
-                   "INSERT INTO idempotency (principal, idem_key, request_hash, status, body, "
-                   "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                   e);
-    if (!st)
-        return -1;
-    body = idem->render(r, n, idem->ctx);
-    bind_text(st, 1, idem->principal);
-    bind_text(st, 2, idem->key);
-    sqlite3_bind_blob(st, 3, idem->hash, sizeof(idem->hash), SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 4, idem->status);
-    bind_text(st, 5, body);
-    sqlite3_bind_int64(st, 6, n ? r[0].received_at : util_now_ms());
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "idempotency insert");
-        goto done;
-    }
-    if (sqlite3_changes(c->db) == 0) {
-        err_set(e, ERR_CONFLICT, "Idempotency-Key %s is already recorded", idem->key);
-        goto done;
-    }
-    ret = 0;
-done:
-    free(body);
-    return ret;
-}
-
 /* Finds r's touchpoint: fills touchpoint_id, journey and phase. Writes nothing. An unknown key
  * is ERR_VALIDATION on /touchpoint, or on /items/<item>/touchpoint when item >= 0 (a batch). */
 static int response_resolve(struct conn *c, struct response *r, long item, struct err *e)
@@ -250,25 +213,6 @@ static int response_insert_on(struct conn *c, struct response *r, int64_t now, s
     return 0;
 }
 
-/* Whether idem's key is recorded (by an earlier transaction or earlier in this one). */
-static int idem_exists(struct conn *c, const struct idem *idem, int *exists, struct err *e)
-{
-    sqlite3_stmt *st =
-        conn_stmt(c, "SELECT 1 FROM idempotency WHERE principal = ? AND idem_key = ?", e);
-    int rc;
-
-    if (!st)
-        return -1;
-    bind_text(st, 1, idem->principal);
-    bind_text(st, 2, idem->key);
-    rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return store_sqlerr(e, c->db, rc, "idempotency lookup");
-    *exists = rc == SQLITE_ROW;
-    return 0;
-}
-
 /* Everything that can refuse a write is checked before its first change (the writer is the
  * only one writing, so nothing changes in between): a refused write leaves the transaction as
  * it was and needs no savepoint. A failure after the first change is storage trouble, and the
@@ -291,7 +235,7 @@ int store_write_apply(struct conn *c, struct store_write *w)
     for (size_t i = 0; i < w->n; i++)
         if (response_insert_on(c, &w->responses[i], now, &w->err) < 0)
             return STORE_WRITE_BROKEN;
-    if (w->idem && idem_insert(c, w->idem, w->responses, w->n, &w->err) < 0)
+    if (w->idem && idem_record(c, w->idem, w->responses, w->n, now, &w->err) < 0)
         return STORE_WRITE_BROKEN;
     return 0;
 }
@@ -342,43 +286,6 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
                        "response list", e);
 done:
     sqlite3_finalize(st);
-    reader_put(s, c);
-    return ret;
-}
-
-int store_idem_get(struct store *s, const char *principal, const char *key, unsigned char hash[32],
-                   int *status, char **body, struct err *e)
-{
-    struct conn *c = reader_get(s, e);
-    sqlite3_stmt *st;
-    int rc, ret = -1;
-
-    if (!c)
-        return -1;
-    st = conn_stmt(c,
-                   "SELECT request_hash, status, body FROM idempotency "
-                   "WHERE principal = ? AND idem_key = ?",
-                   e);
-    if (!st)
-        goto done;
-    bind_text(st, 1, principal);
-    bind_text(st, 2, key);
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ret = 0;
-    } else if (rc == SQLITE_ROW) {
-        const void *h = sqlite3_column_blob(st, 0);
-
-        memset(hash, 0, 32);
-        if (h && sqlite3_column_bytes(st, 0) == 32)
-            memcpy(hash, h, 32);
-        *status = sqlite3_column_int(st, 1);
-        *body = col_text(st, 2);
-        ret = 1;
-    } else {
-        store_sqlerr(e, c->db, rc, "idempotency lookup");
-    }
-done:
     reader_put(s, c);
     return ret;
 }

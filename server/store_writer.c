@@ -31,6 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
+#define IDEM_PURGE_MIN 256
+
 /* Fails every write of list still marked successful with e. */
 static void writes_fail(struct store_write *list, const struct err *e)
 {
@@ -59,7 +63,7 @@ static void writer_commit(struct store *s, struct store_write *list)
     struct store_write *w;
     struct conn *c;
     struct err e;
-    int ok = 0;
+    int ok = 0, keyed = 0;
 
     err_init(&e);
     c = writer_begin(s, &e);
@@ -80,6 +84,7 @@ static void writer_commit(struct store *s, struct store_write *list)
         }
         if (w->rc == 0) {
             ok = 1;
+            keyed += w->idem != NULL;
             for (size_t i = 0; i < w->n; i++)
                 rollup_acc_add(s->rollups, &w->responses[i]);
         }
@@ -89,6 +94,11 @@ static void writer_commit(struct store *s, struct store_write *list)
     /* The rollups of everything that stays, in the same transaction: if they cannot be
      * written, nothing is. */
     if (ok && rollup_acc_flush(c, s->rollups, &e) < 0)
+        ok = 0;
+    /* Expired idempotency records go a few at a time, and always more than the transaction
+     * added, so that the table stops growing once records expire. */
+    if (ok &&
+        idem_purge(c, util_now_ms() - s->opts.idem_ttl_ms, IDEM_PURGE_MIN + 2 * keyed, &e) < 0)
         ok = 0;
     if (writer_end(s, ok, &e) < 0 || e.code != ERR_NONE)
         writes_fail(list, &e); /* nothing of this batch is stored */

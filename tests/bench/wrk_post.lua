@@ -5,7 +5,7 @@
 -- "random", the customer is 16 random hex digits instead (like ids from a CRM, which land on
 -- random pages of the customer index) rather than the thread and a counter. With "keys", every
 -- request carries an Idempotency-Key that starts with 16 random hex digits (as a client's UUIDs
--- would), so every record lands on a random page of the idempotency table.
+-- would), so every record lands on a random page of the index of idempotency fingerprints.
 -- Usage: wrk -s wrk_post.lua -H "Authorization: Bearer KEY" URL/v1/responses -- tp1,tp2,...
 --        [random|keys]
 -- done() prints one line "WRK_JSON {...}" that tests/bench/bench.py reads.

@@ -33,7 +33,8 @@ class CliTest(unittest.TestCase):
         p = run("--help")
         self.assertEqual(p.returncode, 0)
         for word in (b"serve", b"POLKU_LISTEN", b"POLKU_DB", b"POLKU_TZ", b"POLKU_ADMIN_KEY",
-                     b"--commit-mode", b"key create", b"rollup rebuild"):
+                     b"--commit-mode", b"--idempotency-ttl", b"POLKU_IDEMPOTENCY_TTL",
+                     b"key create", b"rollup rebuild"):
             self.assertIn(word, p.stdout)
         p = run("--version")
         self.assertEqual(p.returncode, 0)
@@ -46,6 +47,9 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"--checkpoint-pages", p.stderr)
         self.assertEqual(run("serve", "--checkpoint-stall-ms", "-1").returncode, 2)
+        p = run("serve", "--idempotency-ttl", "0")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"--idempotency-ttl", p.stderr)
         self.assertEqual(run("frobnicate").returncode, 2)
         p = run("key", "create", "--scope", "root", "--db", self.db)
         self.assertEqual(p.returncode, 1)

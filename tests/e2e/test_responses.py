@@ -2,6 +2,7 @@
 filters checked against Python, limits, and paging by cursor and by Link header."""
 
 import threading
+import time
 import unittest
 import urllib.parse
 
@@ -211,6 +212,41 @@ class ResponsesTest(ServerTestCase):
                      "/v1/responses/99999999999999999999999"):
             with self.subTest(path=path):
                 self.assertProblem(self.admin.get(path), 404)
+
+
+class IdempotencyExpiryTest(ServerTestCase):
+    """With --idempotency-ttl 1 a key is replayed for a second, then forgotten: a retry after
+    that stores the request again, like a new one."""
+
+    server_args = ("--idempotency-ttl", "1")
+
+    @classmethod
+    def prepare(cls):
+        cls.make_touchpoint("delivery", "purchase", "ownership")
+
+    def test_keys_expire(self):
+        body = {"touchpoint": "delivery", "nps": 8}
+        key = {"Idempotency-Key": "expiring-1"}
+        first = self.admin.post("/v1/responses", body, headers=key)
+        self.assertEqual(first.status, 201, first)
+        self.assertIsNone(first.header("Idempotent-Replayed"))
+        again = self.admin.post("/v1/responses", body, headers=key)
+        self.assertEqual(again.status, 201, again)
+        self.assertEqual(again.header("Idempotent-Replayed"), "true")
+        self.assertEqual(again.body["id"], first.body["id"])
+        time.sleep(1.3)
+        # expired records go with the next transaction
+        other = self.admin.post("/v1/responses", {"touchpoint": "delivery", "csat": 3})
+        self.assertEqual(other.status, 201, other)
+        late = self.admin.post("/v1/responses", dict(body, nps=2), headers=key)
+        self.assertEqual(late.status, 201, late)
+        self.assertIsNone(late.header("Idempotent-Replayed"))
+        self.assertGreater(late.body["id"], other.body["id"])
+        self.assertEqual(late.body["nps"], 2)
+        # and the new record replays in its turn
+        again = self.admin.post("/v1/responses", dict(body, nps=2), headers=key)
+        self.assertEqual(again.header("Idempotent-Replayed"), "true")
+        self.assertEqual(again.body["id"], late.body["id"])
 
 
 class ResponseListingTest(ServerTestCase):

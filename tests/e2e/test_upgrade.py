@@ -1,12 +1,15 @@
 """Upgrading a database with responses: a file at schema 7 (built here from schema/001-007 with
 Python's sqlite3, the rollups filled by those migrations as they were) is opened by the binary
 under test, which applies the later migrations (8: rollup histograms in a BLOB, 9: the
-touchpoint/day index). The metrics must then equal Python's own arithmetic over the rows, and
-stay equal after deletes and a rebuild.
+touchpoint/day index; 11: idempotency records in arrival order). The metrics must then equal
+Python's own arithmetic over the rows, and stay equal after deletes and a rebuild; an
+idempotency record of the old table must still be replayed.
 """
 
 import datetime as dt
 import glob
+import hashlib
+import json
 import os
 import shutil
 import sqlite3
@@ -30,6 +33,17 @@ def polku_day(ms):
 def polku_month(ms):
     d = dt.datetime.fromtimestamp(ms // 1000, dt.timezone.utc)
     return d.year * 12 + d.month - 1
+
+
+OLD_KEY = "order-17-checkout"
+OLD_BODY = {"touchpoint": "checkout", "nps": 10}
+OLD_REPLY = {"id": 1, "touchpoint": "checkout", "nps": 10, "recorded": "by schema 1"}
+
+
+def request_hash(path, body):
+    """The server's request fingerprint: SHA-256 of the path, a NUL and the canonical JSON."""
+    canon = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(path.encode() + b"\0" + canon.encode()).digest()
 
 
 def build_old_database(path, rng, count):
@@ -75,6 +89,10 @@ def build_old_database(path, rng, count):
         row["submitted_ms"] = submitted
         row["id"] = cur.lastrowid
         rows.append(row)
+    # an Idempotency-Key recorded by the old binary (for the bootstrap admin key)
+    db.execute("INSERT INTO idempotency (principal, idem_key, request_hash, status, body, "
+               "created_at) VALUES ('admin-env', ?, ?, 201, ?, ?)",
+               (OLD_KEY, request_hash("/v1/responses", OLD_BODY), json.dumps(OLD_REPLY), now))
     # the later migrations of the old binary, whose rebuild sections fill the rollups
     for sql_file in migrations[2:OLD_SCHEMA]:
         db.executescript("BEGIN;" + open(sql_file).read() + ";COMMIT;")
@@ -126,6 +144,15 @@ class UpgradeTest(unittest.TestCase):
         r = self.client.get("/readyz")
         self.assertEqual(r.status, 200, r)
         self.assertGreater(r.body["schema_version"], OLD_SCHEMA)
+        self.check_all()
+        # the old record replays, and still refuses another body
+        key = {"Idempotency-Key": OLD_KEY}
+        r = self.client.post("/v1/responses", OLD_BODY, headers=key)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.header("Idempotent-Replayed"), "true")
+        self.assertEqual(r.body, OLD_REPLY)
+        r = self.client.post("/v1/responses", dict(OLD_BODY, nps=0), headers=key)
+        self.assertEqual(r.status, 422, r)
         self.check_all()
         # deletes subtract through the new triggers
         for row in self.rng.sample(self.rows, 30):

@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -345,6 +346,110 @@ START_TEST(test_idempotency_same_transaction)
     err_release(&e);
     /* another principal has its own key space */
     ck_assert_int_eq(store_idem_get(st, "key-2", "abc", hash, &status, &body, &e), 0);
+}
+END_TEST
+
+/* Stores one csat response with idem (principal key-1, the given key); returns 0 or -1. */
+static int insert_keyed(const char *key, const char *principal, struct err *e)
+{
+    struct idem idem = {.principal = principal, .key = key, .status = 201, .render = render_id};
+    struct response r;
+    int ret;
+
+    memset(idem.hash, 1, sizeof(idem.hash));
+    response_init(&r);
+    r.touchpoint = xstrdup("checkout");
+    r.csat = 3;
+    ret = store_response_insert(st, &r, &idem, e);
+    response_release(&r);
+    return ret;
+}
+
+static int64_t sql_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q;
+    int64_t v = -1;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &q, NULL), SQLITE_OK);
+    if (sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+/* Records are found by a 64-bit fingerprint of (principal, key); a record of another key with
+ * the same fingerprint is neither replayed for this key nor keeps it from being recorded. */
+START_TEST(test_idempotency_fingerprint_collision)
+{
+    unsigned char hash[32];
+    char *body = NULL, sql[256];
+    int status = 0;
+    int64_t fp;
+    sqlite3 *db;
+    struct err e;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    err_init(&e);
+    ck_assert_int_eq(insert_keyed("new", "key-1", &e), 0);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    fp = sql_int(db, "SELECT fp FROM idempotency_records WHERE idem_key = 'new'");
+    /* the record of "new" makes way for one of "other" with the same fingerprint */
+    snprintf(sql, sizeof(sql),
+             "DELETE FROM idempotency_records; INSERT INTO idempotency_records (fp, principal, "
+             "idem_key, request_hash, status, body, created_at) VALUES (%lld, 'key-1', 'other', "
+             "zeroblob(32), 201, 'impostor', %lld)",
+             (long long)fp, (long long)util_now_ms());
+    ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "new", hash, &status, &body, &e), 0);
+    ck_assert_int_eq(insert_keyed("new", "key-1", &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "new", hash, &status, &body, &e), 1);
+    ck_assert_str_eq(body, "{\"id\":2}");
+    free(body);
+    ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM idempotency_records WHERE fp = (SELECT "
+                                 "fp FROM idempotency_records WHERE idem_key = 'other')"),
+                     2);
+    /* and it is refused as recorded from now on */
+    ck_assert_int_eq(insert_keyed("new", "key-1", &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    err_release(&e);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* Records older than the store's idem_ttl_ms go with a later transaction, oldest first; younger
+ * ones stay. */
+START_TEST(test_idempotency_records_expire)
+{
+    struct store_options o = {.idem_ttl_ms = 400};
+    unsigned char hash[32];
+    char *body = NULL;
+    int status = 0;
+    sqlite3 *db;
+    struct err e;
+
+    err_init(&e);
+    store_close(st);
+    ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
+    add_touchpoint("checkout", "purchase", "purchase");
+    ck_assert_int_eq(insert_keyed("old-1", "key-1", &e), 0);
+    ck_assert_int_eq(insert_keyed("old-2", "key-2", &e), 0);
+    usleep(600 * 1000);
+    ck_assert_int_eq(insert_keyed("young", "key-1", &e), 0); /* this transaction purges */
+    ck_assert_int_eq(store_idem_get(st, "key-1", "old-1", hash, &status, &body, &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-2", "old-2", hash, &status, &body, &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "young", hash, &status, &body, &e), 1);
+    ck_assert_str_eq(body, "{\"id\":3}");
+    free(body);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM idempotency_records"), 1);
+    sqlite3_close(db);
+    /* an expired key is a new key: stored again */
+    ck_assert_int_eq(insert_keyed("old-1", "key-1", &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "old-1", hash, &status, &body, &e), 1);
+    ck_assert_str_eq(body, "{\"id\":4}");
+    free(body);
+    err_release(&e);
 }
 END_TEST
 
@@ -706,6 +811,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_responses_filter_and_page);
     tcase_add_test(tc, test_ranges_across_midnight);
     tcase_add_test(tc, test_idempotency_same_transaction);
+    tcase_add_test(tc, test_idempotency_fingerprint_collision);
+    tcase_add_test(tc, test_idempotency_records_expire);
     tcase_add_test(tc, test_refused_write_in_a_group);
     tcase_add_test(tc, test_metrics_scan);
     tcase_add_test(tc, test_version_and_persistence);

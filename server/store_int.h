@@ -65,6 +65,10 @@ void rollup_acc_free(struct rollup_acc *a);
 void rollup_acc_reset(struct rollup_acc *a);
 /* Counts r (stored: touchpoint_id and submitted_at set) in its day and month buckets. */
 void rollup_acc_add(struct rollup_acc *a, const struct response *r);
+/* rollup_day_tp.late when the order of a day's rows is not known (migration 12): longer than
+ * any day, so that no scan stops early. */
+#define ROLLUP_LATE_UNKNOWN     1000000000000000LL
+#define ROLLUP_LATE_UNKNOWN_SQL "1000000000000000"
 /* Adds every bucket to the rollup tables, on the writer's open transaction. */
 int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e);
 /* The histogram of the one response r (its metric fields only); absent or out-of-range values

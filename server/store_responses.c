@@ -410,117 +410,264 @@ static int str_eq(const char *x, const char *y)
     return x == y || (x && y && strcmp(x, y) == 0);
 }
 
-/* Raw responses with submitted_at in [from, to), a part of one local day (every row's time
- * counts as the first one's: the consumer's buckets are whole days or longer); with sign -1,
- * taken out (of the day's rollup row emitted alongside). channel and segment only when
- * detailed. */
-static int scan_raw(struct conn *c, const struct response_filter *f, int64_t from, int64_t to,
-                    int sign, int detailed, void (*cb)(const struct metric_row *row, void *ctx),
-                    void *ctx, struct err *e)
+/* Counts the row at st (channel and segment in columns 0 and 1, the eight metric columns
+ * from 2) sign times into a, under its channel and segment when detailed. */
+static void raw_acc_count(struct raw_acc *a, sqlite3_stmt *st, int sign, int detailed,
+                          void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
 {
-    /* CROSS JOIN keeps the touchpoints outside, so each one's days are read through
-     * responses_touchpoint_day (there is no index on submitted_at alone). */
-    char sql[1024] = "SELECT t.id, j.key, p.key, p.position, t.key, r.channel, r.segment, "
-                     "r.submitted_at, r.nps, r.csat, r.ces, r.expectation, "
-                     "r.r_interaction, r.r_content, r.r_recovery, r.r_value "
-                     "FROM touchpoints t JOIN phases p ON p.id = t.phase_id "
-                     "JOIN journeys j ON j.id = p.journey_id "
-                     "CROSS JOIN responses r ON r.touchpoint_id = t.id "
-                     "WHERE r.submitted_at >= ? AND r.submitted_at < ? "
-                     "AND " RESPONSE_DAY " BETWEEN ? AND ?";
-    struct raw_acc *a = xcalloc(1, sizeof(*a));
-    sqlite3_stmt *st = NULL;
-    int rc;
+    const char *channel = NULL, *segment = NULL;
+    struct response r;
+    size_t i;
 
-    filter_sql(f, sql, sizeof(sql));
-    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        free(a);
-        return store_sqlerr(e, c->db, rc, "metrics scan");
+    if (detailed) {
+        channel = (const char *)sqlite3_column_text(st, 0);
+        segment = (const char *)sqlite3_column_text(st, 1);
+        channel = channel && *channel ? channel : NULL;
+        segment = segment && *segment ? segment : NULL;
     }
-    sqlite3_bind_int64(st, 1, from);
-    sqlite3_bind_int64(st, 2, to);
-    sqlite3_bind_int64(st, 3, response_day_of(from));
-    sqlite3_bind_int64(st, 4, response_day_of(to - 1));
-    filter_bind(st, f, 5);
-    a->tp_id = -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        int64_t tp = sqlite3_column_int64(st, 0);
-        const char *channel = NULL, *segment = NULL;
-        struct response r;
-        size_t i;
-
-        /* Rows come touchpoint by touchpoint: SQLite keeps the left side of a CROSS JOIN
-         * outside, and t joins p and j by primary key. Were they not, a touchpoint would only
-         * be emitted in more, smaller units, each still right. */
-        if (tp != a->tp_id) {
+    for (i = 0; i < a->n; i++)
+        if (str_eq(a->keys[i].channel, channel) && str_eq(a->keys[i].segment, segment))
+            break;
+    if (i == a->n) {
+        if (a->n == RAW_KEYS)
             raw_acc_emit(a, cb, ctx);
-            free(a->journey);
-            free(a->phase);
-            free(a->touchpoint);
-            a->journey = col_text(st, 1);
-            a->phase = col_text(st, 2);
-            a->position = sqlite3_column_int(st, 3);
-            a->touchpoint = col_text(st, 4);
-            a->tp_id = tp;
-            a->time = sqlite3_column_int64(st, 7);
-        }
-        if (detailed) {
-            channel = (const char *)sqlite3_column_text(st, 5);
-            segment = (const char *)sqlite3_column_text(st, 6);
-            channel = channel && *channel ? channel : NULL;
-            segment = segment && *segment ? segment : NULL;
-        }
-        for (i = 0; i < a->n; i++)
-            if (str_eq(a->keys[i].channel, channel) && str_eq(a->keys[i].segment, segment))
-                break;
-        if (i == a->n) {
-            if (a->n == RAW_KEYS)
-                raw_acc_emit(a, cb, ctx);
-            i = a->n++;
-            a->keys[i].channel = channel ? xstrdup(channel) : NULL;
-            a->keys[i].segment = segment ? xstrdup(segment) : NULL;
-            memset(&a->keys[i].h, 0, sizeof(a->keys[i].h));
-        }
-        response_init(&r);
-        r.nps = col_opt_int(st, 8);
-        r.csat = col_opt_int(st, 9);
-        r.ces = col_opt_int(st, 10);
-        r.expectation = col_opt_int(st, 11);
-        for (int k = 0; k < RATING_AREAS; k++)
-            r.rating[k] = col_opt_int(st, 12 + k);
-        rollup_hist_count(&r, sign, &a->keys[i].h);
+        i = a->n++;
+        a->keys[i].channel = channel ? xstrdup(channel) : NULL;
+        a->keys[i].segment = segment ? xstrdup(segment) : NULL;
+        memset(&a->keys[i].h, 0, sizeof(a->keys[i].h));
     }
-    raw_acc_emit(a, cb, ctx);
-    free(a->journey);
-    free(a->phase);
-    free(a->touchpoint);
-    free(a);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
+    response_init(&r);
+    r.nps = col_opt_int(st, 2);
+    r.csat = col_opt_int(st, 3);
+    r.ces = col_opt_int(st, 4);
+    r.expectation = col_opt_int(st, 5);
+    for (int k = 0; k < RATING_AREAS; k++)
+        r.rating[k] = col_opt_int(st, 6 + k);
+    rollup_hist_count(&r, sign, &a->keys[i].h);
 }
 
-/* The responses of [a, b), a part of the local day `day`. The raw rows of the part, or, when
- * the part is more than half of the day, the day's rollup row less the raw rows of the rest of
- * the day: either way at most half a day of raw rows (the index narrows them by submitted_at,
- * migration 10). The consumer drops groups whose count comes to 0 (a channel, say, only seen
- * in the rest of the day). */
+/* ---- parts of days --------------------------------------------------------------------------
+ *
+ * The raw rows of a part of a local day are read per touchpoint and UTC day, from the index
+ * responses_touchpoint_day, whose entries of a (touchpoint, UTC day) are in the order
+ * (received_at, submitted_at, id). rollup_day_tp.late (migration 12) bounds how late a row of
+ * the day arrived, in that order, against the rows before it. So a row with submitted_at >=
+ * y + late means that every later row of the day has submitted_at >= y, and a row with
+ * submitted_at < x - late that every earlier one has submitted_at < x: a scan for [x, y) stops
+ * at the first such row, found by a query that reads only the index. When rows arrived in time
+ * order (late 0), a part costs in proportion to the part; when they did not, up to the whole
+ * day, as before migration 12.
+ */
+
+/* A touchpoint with responses on the day of a part. */
+struct part_tp {
+    int64_t id, n, late;
+    char *journey, *phase, *touchpoint;
+    int position;
+};
+
+#define PART_TPS                                                                                   \
+    "SELECT r.touchpoint_id, j.key, p.key, p.position, t.key, r.n, r.late FROM "                   \
+    "rollup_day_tp" SCAN_JOIN                                                                      \
+    "WHERE r.day = ?1 AND (?2 IS NULL OR j.key = ?2) AND (?3 IS NULL OR p.key = ?3) "              \
+    "AND (?4 IS NULL OR t.key = ?4)"
+
+#define PART_GROUP                                                                                 \
+    "FROM responses r WHERE r.touchpoint_id = ?1 AND " RESPONSE_DAY " = ?2 "                       \
+    "AND r.submitted_at >= ?3 AND r.submitted_at < ?4"
+
+/* Where a forward (0) or backward (1) scan stops: the first row in [?3, ?4), index only. */
+static const char *const part_stop_sql[2] = {
+    "SELECT r.received_at, r.submitted_at " PART_GROUP
+    " ORDER BY r.received_at, r.submitted_at LIMIT 1",
+    "SELECT r.received_at, r.submitted_at " PART_GROUP
+    " ORDER BY r.received_at DESC, r.submitted_at DESC LIMIT 1"};
+
+#define PART_ROWS                                                                                  \
+    "SELECT r.channel, r.segment, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "          \
+    "r.r_content, r.r_recovery, r.r_value " PART_GROUP
+/* After the index's terms, so that only rows inside the part are read from the table. */
+#define PART_ROW_FILTERS                                                                           \
+    " AND (?7 IS NULL OR r.channel = ?7) AND (?8 IS NULL OR r.segment = ?8) "                      \
+    "AND (?9 IS NULL OR r.customer = ?9)"
+
+/* The rows of [?3, ?4): all of the group, before the stop row (?5, ?6), or after it. */
+static const char *const part_rows_sql[3] = {
+    PART_ROWS PART_ROW_FILTERS,
+    PART_ROWS " AND (r.received_at, r.submitted_at) < (?5, ?6)" PART_ROW_FILTERS,
+    PART_ROWS " AND (r.received_at, r.submitted_at) > (?5, ?6)" PART_ROW_FILTERS};
+
+/* How much more a row read from the table costs than an index entry read (for choosing how
+ * to read a part; measured roughly on the bench's data). */
+#define PART_ROW_COST 4.0
+
+static void part_tps_free(struct part_tp *tps, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(tps[i].journey);
+        free(tps[i].phase);
+        free(tps[i].touchpoint);
+    }
+    free(tps);
+}
+
+/* The touchpoints (matching f's journey, phase and touchpoint) with responses on day. */
+static int part_tps(struct conn *c, const struct response_filter *f, int64_t day,
+                    struct part_tp **out, size_t *n, struct err *e)
+{
+    sqlite3_stmt *st = conn_stmt(c, PART_TPS, e);
+    size_t cap = 0;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, day);
+    bind_text(st, 2, f->journey);
+    bind_text(st, 3, f->phase);
+    bind_text(st, 4, f->touchpoint);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct part_tp *t;
+
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            *out = xrealloc(*out, cap * sizeof(**out));
+        }
+        t = &(*out)[(*n)++];
+        t->id = sqlite3_column_int64(st, 0);
+        t->journey = col_text(st, 1);
+        t->phase = col_text(st, 2);
+        t->position = sqlite3_column_int(st, 3);
+        t->touchpoint = col_text(st, 4);
+        t->n = sqlite3_column_int64(st, 5);
+        t->late = sqlite3_column_int64(st, 6);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    part_tps_free(*out, *n);
+    *out = NULL;
+    *n = 0;
+    return store_sqlerr(e, c->db, rc, "metrics scan");
+}
+
+/* Counts sign times into a the rows of tp with submitted_at in [x, y), a part of the local day
+ * [ds, de): per UTC day of the index, read forward from the start or backward from the end,
+ * whichever reaches past the part sooner, up to the row where tp->late says to stop. */
+static int part_rows(struct conn *c, const struct response_filter *f, const struct part_tp *tp,
+                     int64_t ds, int64_t de, int64_t x, int64_t y, int sign, int detailed,
+                     struct raw_acc *a, void (*cb)(const struct metric_row *row, void *ctx),
+                     void *ctx, struct err *e)
+{
+    int64_t late = tp->late < 0 ? 0 : tp->late;
+    int backward = de - x < y - ds; /* the part is nearer the end of the day */
+
+    for (int64_t g = response_day_of(x); g <= response_day_of(y - 1); g++) {
+        int64_t lo = backward ? ds : y + late, hi = backward ? x - late : de;
+        int64_t stop_recv = 0, stop_sub = 0;
+        int bound = 0, rc;
+        sqlite3_stmt *st;
+
+        if (lo < hi && late < de - ds) {
+            if (!(st = conn_stmt(c, part_stop_sql[backward], e)))
+                return -1;
+            sqlite3_bind_int64(st, 1, tp->id);
+            sqlite3_bind_int64(st, 2, g);
+            sqlite3_bind_int64(st, 3, lo);
+            sqlite3_bind_int64(st, 4, hi);
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_ROW) {
+                stop_recv = sqlite3_column_int64(st, 0);
+                stop_sub = sqlite3_column_int64(st, 1);
+                bound = backward ? 2 : 1;
+            }
+            sqlite3_reset(st);
+            if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                return store_sqlerr(e, c->db, rc, "metrics scan");
+        }
+        if (!(st = conn_stmt(c, part_rows_sql[bound], e)))
+            return -1;
+        sqlite3_bind_int64(st, 1, tp->id);
+        sqlite3_bind_int64(st, 2, g);
+        sqlite3_bind_int64(st, 3, x);
+        sqlite3_bind_int64(st, 4, y);
+        if (bound) {
+            sqlite3_bind_int64(st, 5, stop_recv);
+            sqlite3_bind_int64(st, 6, stop_sub);
+        }
+        bind_text(st, 7, f->channel);
+        bind_text(st, 8, f->segment);
+        bind_text(st, 9, f->customer);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            raw_acc_count(a, st, sign, detailed, cb, ctx);
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return store_sqlerr(e, c->db, rc, "metrics scan");
+    }
+    return 0;
+}
+
+/* The part of [ds, de) that a scan reaches past x (forward) or before it (backward), as a
+ * share of the day, for rows that arrived up to late ms late. */
+static double part_share(int64_t reach, int64_t late, int64_t span)
+{
+    double share = ((double)reach + (double)late) / (double)span;
+
+    return share < 1 ? share : 1;
+}
+
+/* The responses of [a, b), a part of the local day `day`: its raw rows, or the day's rollup
+ * row less the raw rows of the rest of the day, whichever is expected to read less (index
+ * entries, and rows from the table, which cost PART_ROW_COST times more). The consumer drops
+ * groups whose count comes to 0 (a channel, say, only seen in the rest of the day). */
 static int scan_part_of_day(struct conn *c, const struct response_filter *f, int detailed,
                             int timed, int64_t day, int64_t a, int64_t b,
                             void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                             struct err *e)
 {
-    int64_t ds = util_day_start(day), de = util_day_start(day + 1);
+    int64_t ds = util_day_start(day), de = util_day_start(day + 1), span = de - ds;
+    double in = (double)(b - a) / (double)span, direct = 0, rest = 0;
+    struct part_tp *tps;
+    struct raw_acc *acc;
+    size_t n;
+    int complement, ret = 0;
 
-    if ((b - a) * 2 <= de - ds)
-        return scan_raw(c, f, a, b, 1, detailed, cb, ctx, e);
-    if (scan_rollup(c, f, 0, detailed, timed, day, day + 1, cb, ctx, e) < 0)
+    if (part_tps(c, f, day, &tps, &n, e) < 0)
         return -1;
-    if (ds < a && scan_raw(c, f, ds, a, -1, detailed, cb, ctx, e) < 0)
+    for (size_t i = 0; i < n; i++) {
+        int64_t late = tps[i].late;
+        double d = part_share(b - ds < de - a ? b - ds : de - a, late, span);
+        double r = (a > ds ? part_share(a - ds, late, span) : 0) +
+                   (b < de ? part_share(de - b, late, span) : 0);
+
+        direct += (double)tps[i].n * (d + PART_ROW_COST * in);
+        rest += (double)tps[i].n * (r + PART_ROW_COST * (1 - in));
+    }
+    complement = rest < direct;
+    if (complement && scan_rollup(c, f, 0, detailed, timed, day, day + 1, cb, ctx, e) < 0) {
+        part_tps_free(tps, n);
         return -1;
-    if (b < de && scan_raw(c, f, b, de, -1, detailed, cb, ctx, e) < 0)
-        return -1;
-    return 0;
+    }
+    acc = xcalloc(1, sizeof(*acc));
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        acc->journey = tps[i].journey;
+        acc->phase = tps[i].phase;
+        acc->touchpoint = tps[i].touchpoint;
+        acc->position = tps[i].position;
+        acc->tp_id = tps[i].id;
+        acc->time = a;
+        if (!complement)
+            ret = part_rows(c, f, &tps[i], ds, de, a, b, 1, detailed, acc, cb, ctx, e);
+        if (complement && ds < a)
+            ret = part_rows(c, f, &tps[i], ds, de, ds, a, -1, detailed, acc, cb, ctx, e);
+        if (complement && b < de && ret == 0)
+            ret = part_rows(c, f, &tps[i], ds, de, b, de, -1, detailed, acc, cb, ctx, e);
+        raw_acc_emit(acc, cb, ctx);
+    }
+    free(acc);
+    part_tps_free(tps, n);
+    return ret;
 }
 
 int store_metrics_scan(struct store *s, const struct response_filter *f, unsigned needs,

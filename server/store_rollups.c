@@ -15,10 +15,21 @@
 
 #define HIST_VALUES (sizeof(struct hist) / sizeof(int64_t))
 
+/* How the rows of a coarse day bucket arrived (migration 12), in the order of the index
+ * responses_touchpoint_day: received_at, then submitted_at. */
+struct arrival {
+    int64_t sub_min, sub_max, recv_min;
+    int64_t recv_cur; /* the largest received_at so far */
+    int64_t max_cur;  /* the largest submitted_at of the rows received at recv_cur */
+    int64_t max_prev; /* the largest submitted_at of the rows received before recv_cur */
+    int64_t late;     /* how far a row's submitted_at lay below max_prev, at most */
+};
+
 struct bucket {
     int64_t touchpoint_id, key;
     const char *channel, *segment; /* borrowed from the responses, "" for none */
     struct hist h;
+    struct arrival arr; /* coarse days only */
 };
 
 /* The four rollup tables: detailed days and months (per channel and segment), and coarse
@@ -138,6 +149,39 @@ void rollup_hist_one(const struct response *r, struct hist *h)
     rollup_hist_count(r, 1, h);
 }
 
+/* Counts a row (submitted sub, received recv) that arrived after those already counted in x
+ * (none when first). Rows received at the same millisecond are sorted by submitted_at in the
+ * index, so they are late only against rows received before them. */
+static void arrival_add(struct arrival *x, int first, int64_t sub, int64_t recv)
+{
+    if (first) {
+        *x = (struct arrival){.sub_min = sub,
+                              .sub_max = sub,
+                              .recv_min = recv,
+                              .recv_cur = recv,
+                              .max_cur = sub,
+                              .max_prev = INT64_MIN,
+                              .late = 0};
+        return;
+    }
+    if (recv < x->recv_cur) {
+        x->late = ROLLUP_LATE_UNKNOWN; /* the clock went back: the index order is not ours */
+    } else if (recv > x->recv_cur) {
+        if (x->max_cur > x->max_prev)
+            x->max_prev = x->max_cur;
+        x->recv_cur = recv;
+        x->max_cur = sub;
+    } else if (sub > x->max_cur) {
+        x->max_cur = sub;
+    }
+    if (x->max_prev != INT64_MIN && x->max_prev - sub > x->late)
+        x->late = x->max_prev - sub;
+    if (sub < x->sub_min)
+        x->sub_min = sub;
+    if (sub > x->sub_max)
+        x->sub_max = sub;
+}
+
 void rollup_acc_add(struct rollup_acc *a, const struct response *r)
 {
     const char *channel = r->channel ? r->channel : "";
@@ -147,10 +191,12 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
     rollup_hist_one(r, &one);
     {
         int64_t day = util_local_day(r->submitted_at), month = util_local_month(r->submitted_at);
+        struct bucket *coarse = acc_slot(a, 2, r->touchpoint_id, day, "", "");
 
         metrics_hist_add(&acc_slot(a, 0, r->touchpoint_id, day, channel, segment)->h, &one);
         metrics_hist_add(&acc_slot(a, 1, r->touchpoint_id, month, channel, segment)->h, &one);
-        metrics_hist_add(&acc_slot(a, 2, r->touchpoint_id, day, "", "")->h, &one);
+        arrival_add(&coarse->arr, coarse->h.n == 0, r->submitted_at, r->received_at);
+        metrics_hist_add(&coarse->h, &one);
         metrics_hist_add(&acc_slot(a, 3, r->touchpoint_id, month, "", "")->h, &one);
     }
 }
@@ -328,9 +374,14 @@ static const char *const upsert_sql[ACC_TABLES] = {
     "INSERT INTO rollup_month (touchpoint_id, month, channel, segment, n, h) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (touchpoint_id, month, channel, segment) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
-    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h) "
-    "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, day) "
-    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
+    /* ?10 and ?11: the smallest received_at and submitted_at of the rows added. They come
+     * after every row counted before unless one was received earlier than recv_max. */
+    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h, sub_max, recv_max, late) "
+    "VALUES (?1, ?2, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (touchpoint_id, day) "
+    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h), "
+    "late = CASE WHEN ?10 < recv_max THEN " ROLLUP_LATE_UNKNOWN_SQL " "
+    "ELSE max(late, excluded.late, sub_max - ?11) END, "
+    "sub_max = max(sub_max, excluded.sub_max), recv_max = max(recv_max, excluded.recv_max)",
     "INSERT INTO rollup_month_tp (touchpoint_id, month, n, h) "
     "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, month) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
@@ -356,6 +407,13 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
             }
             sqlite3_bind_int64(st, 5, b->h.n);
             sqlite3_bind_blob(st, 6, blob, (int)hist_encode(&b->h, blob), SQLITE_STATIC);
+            if (t == 2) {
+                sqlite3_bind_int64(st, 7, b->arr.sub_max);
+                sqlite3_bind_int64(st, 8, b->arr.recv_cur);
+                sqlite3_bind_int64(st, 9, b->arr.late);
+                sqlite3_bind_int64(st, 10, b->arr.recv_min);
+                sqlite3_bind_int64(st, 11, b->arr.sub_min);
+            }
             rc = sqlite3_step(st);
             sqlite3_reset(st);
             if (rc != SQLITE_DONE)

@@ -684,11 +684,23 @@ static int64_t rr_rand(int64_t n)
     return (int64_t)(((uint64_t)rand() << 31 ^ (uint64_t)rand()) % (uint64_t)n);
 }
 
-START_TEST(test_rollups_match_raw)
+static int rr_cmp_at(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+
+    return (a > b) - (a < b);
+}
+
+/* Stores RR_N responses, deletes some, and compares scans over random ranges with counting by
+ * hand. in_order: over 4 days in time order, a tenth of them up to 3 hours late (the rows of a
+ * day arrive nearly in order, so parts of days stop early, migration 12); else over 120 days
+ * in random order. */
+static void rollups_match_raw(int in_order)
 {
     int64_t t0 = 1772323200000LL; /* 2026-03-01 UTC: New York changes to DST on March 8 */
-    int64_t span = 120 * RR_DAY_MS;
-    struct store_write w;
+    int64_t span = (in_order ? 4 : 120) * RR_DAY_MS;
+    int64_t times[RR_N];
+    struct store_write ws[50];
     struct response batch[50];
     struct err e;
 
@@ -696,13 +708,22 @@ START_TEST(test_rollups_match_raw)
     for (int t = 0; t < 3; t++)
         add_touchpoint(rr_tps[t], "purchase", rr_phases[t]);
     err_init(&e);
+    if (in_order)
+        t0 += 6 * RR_DAY_MS; /* over March 8 */
+    for (int i = 0; i < RR_N; i++)
+        times[i] = t0 + rr_rand(span);
+    if (in_order) {
+        qsort(times, RR_N, sizeof(times[0]), rr_cmp_at);
+        for (int i = 0; i < RR_N; i += 10)
+            times[i] -= rr_rand(3 * 3600 * 1000);
+    }
     for (int b = 0; b < RR_N / 50; b++) {
         for (int k = 0; k < 50; k++) {
             struct rr_item *it = &rr[b * 50 + k];
             struct response *r = &batch[k];
 
-            it->at = t0 + rr_rand(span);
-            if (k % 10 == 0) /* some exactly at a local midnight */
+            it->at = times[b * 50 + k];
+            if (k % 10 == 5) /* some exactly at a local midnight */
                 it->at = util_day_start(util_local_day(it->at));
             it->tp = (int)rr_rand(3);
             it->nps = rr_rand(4) ? (int)rr_rand(11) : -1;
@@ -722,12 +743,36 @@ START_TEST(test_rollups_match_raw)
             r->channel = xstrdup(k % 2 ? "web" : "email");
             r->submitted_at = it->at;
         }
-        /* one write of 50, through the group-commit writer */
-        memset(&w, 0, sizeof(w));
+        if (in_order) {
+            /* through the group-commit writer: one write of 50 (a batch: one received_at), or
+             * 50 writes of one queued at once (a few transactions, several received_at each),
+             * late ones among them */
+            struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+            int nw = b % 2 ? 50 : 1;
+
+            for (int k = 0; k < nw; k++) {
+                memset(&ws[k], 0, sizeof(ws[k]));
+                ws[k].responses = nw == 1 ? batch : &batch[k];
+                ws[k].n = nw == 1 ? 50 : 1;
+                ws[k].batch = nw == 1;
+                ws[k].done = wait_all_done;
+                ws[k].ctx = &wa;
+                store_write_submit(st, &ws[k]);
+            }
+            pthread_mutex_lock(&wa.lock);
+            while (wa.done < nw)
+                pthread_cond_wait(&wa.cond, &wa.lock);
+            pthread_mutex_unlock(&wa.lock);
+            for (int k = 0; k < nw; k++) {
+                ck_assert_int_eq(ws[k].rc, 0);
+                err_release(&ws[k].err);
+            }
+        }
         for (int k = 0; k < 50; k++) {
             struct response one = batch[k];
 
-            ck_assert_int_eq(store_response_insert(st, &one, NULL, &e), 0);
+            if (!in_order) /* 50 writes of one */
+                ck_assert_int_eq(store_response_insert(st, &one, NULL, &e), 0);
             rr[b * 50 + k].id = one.id;
             response_release(&one);
         }
@@ -796,6 +841,17 @@ START_TEST(test_rollups_match_raw)
     ck_assert_int_eq(store_rollup_check(st, &e), 1);
     err_release(&e);
 }
+
+START_TEST(test_rollups_match_raw)
+{
+    rollups_match_raw(0);
+}
+END_TEST
+
+START_TEST(test_rollups_match_raw_in_time_order)
+{
+    rollups_match_raw(1);
+}
 END_TEST
 
 static Suite *store_suite(void)
@@ -822,6 +878,7 @@ static Suite *store_suite(void)
     tcase_add_checked_fixture(tc, rollup_setup, rollup_teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_rollups_match_raw);
+    tcase_add_test(tc, test_rollups_match_raw_in_time_order);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -293,6 +293,7 @@ struct create_state {
     int batch;
     int has_idem;
     struct idem idem;
+    struct idem_replay replay;
     char principal[64];
     char *idem_key;
     struct app *app;
@@ -306,29 +307,26 @@ static void create_state_free(void *p)
         response_release(&st->items[i]);
     free(st->items);
     free(st->idem_key);
+    free(st->replay.body);
     err_release(&st->w.err);
     free(st);
 }
 
-/* Answers a recorded Idempotency-Key: 1 when replayed, 0 when not recorded, -1 on error. */
-static int response_replay(struct req *req, struct app *app, const struct idem *idem, int batch)
+/* Answers with the recorded answer of the request's Idempotency-Key, found by the writer. */
+static int response_replay(struct req *req, struct create_state *st)
 {
-    unsigned char hash[SHA256_LEN];
-    char *body = NULL;
-    int status, found;
+    struct idem_replay *found = &st->replay;
 
-    found =
-        store_idem_get(app->store, idem->principal, idem->key, hash, &status, &body, req_err(req));
-    if (found <= 0)
-        return found;
-    if (!util_ct_equal(hash, idem->hash, SHA256_LEN)) {
-        free(body);
+    if (!found->found)
+        return err_set(req_err(req), ERR_CONFLICT, "Idempotency-Key %.64s is in use",
+                       st->idem_key);
+    if (!util_ct_equal(found->hash, st->idem.hash, SHA256_LEN))
         return err_set(req_err(req), ERR_IDEMPOTENCY,
-                       "Idempotency-Key %.64s was used with a different request", idem->key);
-    }
-    response_reply_created(req, body, status, batch, 0);
+                       "Idempotency-Key %.64s was used with a different request", st->idem_key);
+    response_reply_created(req, found->body, found->status, st->batch, 0);
+    found->body = NULL; /* the reply owns it now */
     req_add_header(req, "Idempotent-Replayed", "true");
-    return 1;
+    return 0;
 }
 
 /* Writer thread: the transaction holding the write has committed (or the write failed). */
@@ -350,7 +348,6 @@ static int create_finish(struct req *req, void *ctx)
 {
     struct create_state *st = ctx;
     struct err *e = req_err(req);
-    int ret;
 
     if (st->w.rc == 0) {
         response_reply_created(req, response_render_body(st->items, st->n, &st->batch),
@@ -359,11 +356,8 @@ static int create_finish(struct req *req, void *ctx)
     }
     if (st->has_idem && st->w.err.code == ERR_CONFLICT) {
         /* The key is recorded, by an earlier request or one committed in the same
-         * transaction: answer as it was answered. */
-        ret = response_replay(req, st->app, &st->idem, st->batch);
-        if (ret == 0)
-            return err_set(e, ERR_CONFLICT, "Idempotency-Key %.64s is in use", st->idem_key);
-        return ret < 0 ? -1 : 0;
+         * transaction: answer as it was answered (the writer read the record). */
+        return response_replay(req, st);
     }
     err_release(e);
     *e = st->w.err; /* moves the field list */
@@ -399,6 +393,7 @@ static int response_submit(struct req *req, struct app *app, struct response *it
         st->idem.status = HTTP_CREATED;
         st->idem.render = response_render_body;
         st->idem.ctx = &st->batch;
+        st->idem.replay = &st->replay;
         /* The fingerprint is of the canonical JSON, so whitespace and member order don't
          * matter; the path is included so a key is never valid across operations. */
         sha256_init(&h);

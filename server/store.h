@@ -154,8 +154,18 @@ struct response_filter {
     int limit;
 };
 
+/* What a recorded Idempotency-Key was first answered with. */
+struct idem_replay {
+    int found;
+    unsigned char hash[32]; /* the fingerprint of the request that recorded it */
+    int status;
+    char *body; /* new; the caller frees it */
+};
+
 /* An Idempotency-Key to record in the same transaction as the write it guards. render is called
- * inside the transaction with the stored responses and returns the body to replay (new). */
+ * inside the transaction with the stored responses and returns the body to replay (new). When
+ * the key is recorded already (and not expired), the write fails with ERR_CONFLICT and, if
+ * replay is set, the writer fills it from the record it found. */
 struct idem {
     const char *principal; /* who sent it: the API key's identity */
     const char *key;
@@ -163,6 +173,7 @@ struct idem {
     int status;
     char *(*render)(const struct response *r, size_t n, void *ctx);
     void *ctx;
+    struct idem_replay *replay; /* or NULL */
 };
 
 /* A write of responses for the group-commit writer. The caller fills the first block and keeps
@@ -198,8 +209,8 @@ int store_response_delete(struct store *s, int64_t id, struct err *e);
 int store_responses_list(struct store *s, const struct response_filter *f, struct response **items,
                          size_t *n, struct err *e);
 
-/* Looks up a recorded Idempotency-Key. Returns 1 and fills hash, status, *body (new) when
- * found, 0 when not, -1 on error. */
+/* Looks up a recorded Idempotency-Key that has not expired. Returns 1 and fills hash, status,
+ * *body (new) when found, 0 when not, -1 on error. */
 int store_idem_get(struct store *s, const char *principal, const char *key, unsigned char hash[32],
                    int *status, char **body, struct err *e);
 

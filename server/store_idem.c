@@ -50,24 +50,44 @@ void idem_register(sqlite3 *db)
                             sql_idem_fp, NULL, NULL);
 }
 
-#define IDEM_FIND "FROM idempotency_records WHERE fp = ? AND principal = ? AND idem_key = ?"
+/* Records younger than the TTL only: an expired one may wait a while for the purge. */
+#define IDEM_FIND                                                                                  \
+    "FROM idempotency_records WHERE fp = ? AND principal = ? AND idem_key = ? AND created_at >= ?"
 
-static void idem_bind_find(sqlite3_stmt *st, const char *principal, const char *key)
+static void idem_bind_find(sqlite3_stmt *st, const char *principal, const char *key, int64_t since)
 {
     sqlite3_bind_int64(st, 1, idem_fp(principal, key));
     bind_text(st, 2, principal);
     bind_text(st, 3, key);
+    sqlite3_bind_int64(st, 4, since);
 }
 
-int idem_exists(struct conn *c, const struct idem *idem, int *exists, struct err *e)
+/* Fills out from the row of a lookup (request_hash, status, body). */
+static void idem_replay_of(sqlite3_stmt *st, struct idem_replay *out)
 {
-    sqlite3_stmt *st = conn_stmt(c, "SELECT 1 " IDEM_FIND, e);
+    const void *h = sqlite3_column_blob(st, 0);
+
+    out->found = 1;
+    memset(out->hash, 0, sizeof(out->hash));
+    if (h && sqlite3_column_bytes(st, 0) == (int)sizeof(out->hash))
+        memcpy(out->hash, h, sizeof(out->hash));
+    out->status = sqlite3_column_int(st, 1);
+    free(out->body);
+    out->body = col_text(st, 2);
+}
+
+int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exists,
+              struct err *e)
+{
+    sqlite3_stmt *st = conn_stmt(c, "SELECT request_hash, status, body " IDEM_FIND, e);
     int rc;
 
     if (!st)
         return -1;
-    idem_bind_find(st, idem->principal, idem->key);
+    idem_bind_find(st, idem->principal, idem->key, since);
     rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && idem->replay)
+        idem_replay_of(st, idem->replay);
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_sqlerr(e, c->db, rc, "idempotency lookup");
@@ -138,6 +158,7 @@ int store_idem_get(struct store *s, const char *principal, const char *key, unsi
                    int *status, char **body, struct err *e)
 {
     struct conn *c = reader_get(s, e);
+    struct idem_replay found = {0};
     sqlite3_stmt *st;
     int rc, ret = -1;
 
@@ -146,18 +167,15 @@ int store_idem_get(struct store *s, const char *principal, const char *key, unsi
     st = conn_stmt(c, "SELECT request_hash, status, body " IDEM_FIND, e);
     if (!st)
         goto done;
-    idem_bind_find(st, principal, key);
+    idem_bind_find(st, principal, key, util_now_ms() - s->opts.idem_ttl_ms);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         ret = 0;
     } else if (rc == SQLITE_ROW) {
-        const void *h = sqlite3_column_blob(st, 0);
-
-        memset(hash, 0, 32);
-        if (h && sqlite3_column_bytes(st, 0) == 32)
-            memcpy(hash, h, 32);
-        *status = sqlite3_column_int(st, 1);
-        *body = col_text(st, 2);
+        idem_replay_of(st, &found);
+        memcpy(hash, found.hash, sizeof(found.hash));
+        *status = found.status;
+        *body = found.body;
         ret = 1;
     } else {
         store_sqlerr(e, c->db, rc, "idempotency lookup");

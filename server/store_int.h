@@ -90,21 +90,24 @@ void store_vfs_counts(uint64_t *gathered, uint64_t *written);
  * is not a histogram. */
 int rollup_hist_read(sqlite3_stmt *st, int col_n, int col_h, struct hist *h);
 
-/* Runs one queued write inside the writer's open transaction (store_responses.c): 0, -1 when
+/* Runs one queued write inside the writer's open transaction (store_responses.c; keys recorded
+ * longer than idem_ttl_ms ago count as not recorded): 0, -1 when
  * the write was refused before changing anything, or STORE_WRITE_BROKEN when it failed half
  * way (the transaction must be rolled back). */
 #define STORE_WRITE_BROKEN (-2)
-int store_write_apply(struct conn *c, struct store_write *w);
+int store_write_apply(struct conn *c, struct store_write *w, int64_t idem_ttl_ms);
 
 /* Idempotency records (store_idem.c). idem_fp is the 64-bit fingerprint of (principal, key)
  * that the records' index holds; idem_register adds it as polku_idem_fp(principal, key).
- * idem_exists tells whether a key is recorded (committed or earlier in the open transaction);
+ * idem_find tells whether a key is recorded since `since` (ms; committed or earlier in the open
+ * transaction) and fills idem->replay, if set, from the record;
  * idem_record records one with the body rendered from the n stored responses; idem_purge
  * deletes up to limit of the oldest records created before `before` (ms) and returns how many
  * it deleted. The last two run on the writer's open transaction. */
 int64_t idem_fp(const char *principal, const char *key);
 void idem_register(sqlite3 *db);
-int idem_exists(struct conn *c, const struct idem *idem, int *exists, struct err *e);
+int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exists,
+              struct err *e);
 int idem_record(struct conn *c, const struct idem *idem, const struct response *r, size_t n,
                 int64_t now, struct err *e);
 int idem_purge(struct conn *c, int64_t before, int limit, struct err *e);

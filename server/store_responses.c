@@ -217,13 +217,13 @@ static int response_insert_on(struct conn *c, struct response *r, int64_t now, s
  * only one writing, so nothing changes in between): a refused write leaves the transaction as
  * it was and needs no savepoint. A failure after the first change is storage trouble, and the
  * whole transaction goes (STORE_WRITE_BROKEN). */
-int store_write_apply(struct conn *c, struct store_write *w)
+int store_write_apply(struct conn *c, struct store_write *w, int64_t idem_ttl_ms)
 {
     int64_t now = util_now_ms();
     int exists = 0;
 
     if (w->idem) {
-        if (idem_exists(c, w->idem, &exists, &w->err) < 0)
+        if (idem_find(c, w->idem, now - idem_ttl_ms, &exists, &w->err) < 0)
             return -1;
         if (exists)
             return err_set(&w->err, ERR_CONFLICT, "Idempotency-Key %s is already recorded",

@@ -35,12 +35,16 @@
 
 #define IDEM_PURGE_MIN 256
 
-/* Fails every write of list still marked successful with e. */
+/* Fails with e every write of list still marked successful, and, when e is an error (not just
+ * a transaction where every write was refused), every write refused for a recorded
+ * Idempotency-Key: the record may be one this failed transaction wrote. */
 static void writes_fail(struct store_write *list, const struct err *e)
 {
     for (struct store_write *w = list; w; w = w->next) {
-        if (w->rc == 0) {
+        if (w->rc == 0 || (e->code != ERR_NONE && w->idem && w->err.code == ERR_CONFLICT)) {
             w->rc = -1;
+            err_release(&w->err);
+            err_init(&w->err);
             err_set(&w->err, e->code, "%s", e->detail);
         }
     }
@@ -74,7 +78,7 @@ static void writer_commit(struct store *s, struct store_write *list)
     }
     rollup_acc_reset(s->rollups);
     for (w = list; w; w = w->next) {
-        w->rc = store_write_apply(c, w);
+        w->rc = store_write_apply(c, w, s->opts.idem_ttl_ms);
         if (w->rc == STORE_WRITE_BROKEN) {
             /* Storage trouble half way through a write: the transaction cannot stand. */
             err_set(&e, w->err.code, "%s", w->err.detail);

@@ -318,8 +318,7 @@ static int response_replay(struct req *req, struct create_state *st)
     struct idem_replay *found = &st->replay;
 
     if (!found->found)
-        return err_set(req_err(req), ERR_CONFLICT, "Idempotency-Key %.64s is in use",
-                       st->idem_key);
+        return err_set(req_err(req), ERR_CONFLICT, "Idempotency-Key %.64s is in use", st->idem_key);
     if (!util_ct_equal(found->hash, st->idem.hash, SHA256_LEN))
         return err_set(req_err(req), ERR_IDEMPOTENCY,
                        "Idempotency-Key %.64s was used with a different request", st->idem_key);

@@ -76,8 +76,7 @@ static void idem_replay_of(sqlite3_stmt *st, struct idem_replay *out)
     out->body = col_text(st, 2);
 }
 
-int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exists,
-              struct err *e)
+int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exists, struct err *e)
 {
     sqlite3_stmt *st = conn_stmt(c, "SELECT request_hash, status, body " IDEM_FIND, e);
     int rc;

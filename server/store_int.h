@@ -106,8 +106,7 @@ int store_write_apply(struct conn *c, struct store_write *w, int64_t idem_ttl_ms
  * it deleted. The last two run on the writer's open transaction. */
 int64_t idem_fp(const char *principal, const char *key);
 void idem_register(sqlite3 *db);
-int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exists,
-              struct err *e);
+int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exists, struct err *e);
 int idem_record(struct conn *c, const struct idem *idem, const struct response *r, size_t n,
                 int64_t now, struct err *e);
 int idem_purge(struct conn *c, int64_t before, int limit, struct err *e);

@@ -65,6 +65,17 @@ class MetricsCheck:
         self.assertEqual(body["total"]["n"], len(rows))
         return body
 
+    def check_random_ranges(self, seed, count, groupings):
+        """count random ranges from a day before the data to a day after, each grouped by
+        one of groupings."""
+        rng = model.seeded(seed)
+        tz = model.tzinfo(self.tz_name)
+        for _ in range(count):
+            params = model.random_range(rng, self.lo - model.DAY_MS, self.hi + model.DAY_MS, tz)
+            params["group_by"] = rng.choice(groupings)
+            with self.subTest(params=params):
+                self.check(params)
+
     def check_parts_of_days(self, days):
         """Ranges that start or end inside the given local days. Such a part is read as raw
         rows, or, when it is more than half of its day, as the day's rollup less the rest of
@@ -526,14 +537,8 @@ class MetricsTimeZoneTest(MetricsCheck, ServerTestCase):
                 self.check({"group_by": g})
 
     def test_random_ranges(self):
-        rng = model.seeded("metrics-tz-ranges")
-        tz = model.tzinfo(self.tz_name)
-        for i in range(24):
-            params = model.random_range(rng, self.lo - model.DAY_MS, self.hi + model.DAY_MS, tz)
-            params["group_by"] = rng.choice(["day", "week", "month", "touchpoint,month",
-                                             "phase,week"])
-            with self.subTest(params=params):
-                self.check(params)
+        self.check_random_ranges("metrics-tz-ranges", 24, ["day", "week", "month",
+                                                           "touchpoint,month", "phase,week"])
 
 
 class MetricsInTimeOrderTest(MetricsCheck, ServerTestCase):
@@ -586,14 +591,8 @@ class MetricsInTimeOrderTest(MetricsCheck, ServerTestCase):
         self.check_parts_of_days([first + dt.timedelta(days=k) for k in range(4)])
 
     def test_random_ranges(self):
-        rng = model.seeded("metrics-in-order-ranges")
-        tz = model.tzinfo(self.tz_name)
-        for i in range(40):
-            params = model.random_range(rng, self.lo - model.DAY_MS, self.hi + model.DAY_MS, tz)
-            params["group_by"] = rng.choice(["touchpoint", "day", "channel", "segment,day",
-                                             "phase"])
-            with self.subTest(params=params):
-                self.check(params)
+        self.check_random_ranges("metrics-in-order-ranges", 40, ["touchpoint", "day", "channel",
+                                                                 "segment,day", "phase"])
 
     def test_zz_after_deletes(self):
         rng = model.seeded("metrics-in-order-deletes")

@@ -35,6 +35,8 @@ struct store_options {
                           * checkpointer thread: 5,000; -1 moves them at once */
     /* How long an Idempotency-Key is remembered, in ms; 0 for STORE_IDEM_TTL_MS. */
     int64_t idem_ttl_ms;
+    /* The writer's clock (received_at of responses, ms); NULL for util_now_ms. Tests set it. */
+    int64_t (*clock_ms)(void);
 };
 
 /* What the checkpointer has done since the store opened. */

@@ -90,12 +90,12 @@ void store_vfs_counts(uint64_t *gathered, uint64_t *written);
  * is not a histogram. */
 int rollup_hist_read(sqlite3_stmt *st, int col_n, int col_h, struct hist *h);
 
-/* Runs one queued write inside the writer's open transaction (store_responses.c; keys recorded
- * longer than idem_ttl_ms ago count as not recorded): 0, -1 when
+/* Runs one queued write inside the writer's open transaction (store_responses.c), received at
+ * now (ms; keys recorded longer than idem_ttl_ms before count as not recorded): 0, -1 when
  * the write was refused before changing anything, or STORE_WRITE_BROKEN when it failed half
  * way (the transaction must be rolled back). */
 #define STORE_WRITE_BROKEN (-2)
-int store_write_apply(struct conn *c, struct store_write *w, int64_t idem_ttl_ms);
+int store_write_apply(struct conn *c, struct store_write *w, int64_t now, int64_t idem_ttl_ms);
 
 /* Idempotency records (store_idem.c). idem_fp is the 64-bit fingerprint of (principal, key)
  * that the records' index holds; idem_register adds it as polku_idem_fp(principal, key).

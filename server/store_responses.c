@@ -217,9 +217,8 @@ static int response_insert_on(struct conn *c, struct response *r, int64_t now, s
  * only one writing, so nothing changes in between): a refused write leaves the transaction as
  * it was and needs no savepoint. A failure after the first change is storage trouble, and the
  * whole transaction goes (STORE_WRITE_BROKEN). */
-int store_write_apply(struct conn *c, struct store_write *w, int64_t idem_ttl_ms)
+int store_write_apply(struct conn *c, struct store_write *w, int64_t now, int64_t idem_ttl_ms)
 {
-    int64_t now = util_now_ms();
     int exists = 0;
 
     if (w->idem) {
@@ -554,17 +553,23 @@ static int part_tps(struct conn *c, const struct response_filter *f, int64_t day
 
 /* Counts sign times into a the rows of tp with submitted_at in [x, y), a part of the local day
  * [ds, de): per UTC day of the index, read forward from the start or backward from the end,
- * whichever reaches past the part sooner, up to the row where tp->late says to stop. */
+ * whichever reaches past the part sooner, up to the row where tp->late says to stop. The stop
+ * row is looked for within the UTC day only: outside it the query would read the whole group
+ * for nothing. */
 static int part_rows(struct conn *c, const struct response_filter *f, const struct part_tp *tp,
                      int64_t ds, int64_t de, int64_t x, int64_t y, int sign, int detailed,
                      struct raw_acc *a, void (*cb)(const struct metric_row *row, void *ctx),
                      void *ctx, struct err *e)
 {
     int64_t late = tp->late < 0 ? 0 : tp->late;
-    int backward = de - x < y - ds; /* the part is nearer the end of the day */
 
     for (int64_t g = response_day_of(x); g <= response_day_of(y - 1); g++) {
-        int64_t lo = backward ? ds : y + late, hi = backward ? x - late : de;
+        /* the part and the day within this UTC day (a local day may span two) */
+        int64_t gs = g * 86400000, ge = gs + 86400000;
+        int64_t gx = x > gs ? x : gs, gy = y < ge ? y : ge;
+        int64_t gds = ds > gs ? ds : gs, gde = de < ge ? de : ge;
+        int backward = gde - gx < gy - gds; /* the part is nearer the group's end */
+        int64_t lo = backward ? gds : gy + late, hi = backward ? gx - late : gde;
         int64_t stop_recv = 0, stop_sub = 0;
         int bound = 0, rc;
         sqlite3_stmt *st;
@@ -590,8 +595,8 @@ static int part_rows(struct conn *c, const struct response_filter *f, const stru
             return -1;
         sqlite3_bind_int64(st, 1, tp->id);
         sqlite3_bind_int64(st, 2, g);
-        sqlite3_bind_int64(st, 3, x);
-        sqlite3_bind_int64(st, 4, y);
+        sqlite3_bind_int64(st, 3, gx);
+        sqlite3_bind_int64(st, 4, gy);
         if (bound) {
             sqlite3_bind_int64(st, 5, stop_recv);
             sqlite3_bind_int64(st, 6, stop_sub);

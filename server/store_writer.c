@@ -78,7 +78,8 @@ static void writer_commit(struct store *s, struct store_write *list)
     }
     rollup_acc_reset(s->rollups);
     for (w = list; w; w = w->next) {
-        w->rc = store_write_apply(c, w, s->opts.idem_ttl_ms);
+        w->rc = store_write_apply(c, w, s->opts.clock_ms ? s->opts.clock_ms() : util_now_ms(),
+                                  s->opts.idem_ttl_ms);
         if (w->rc == STORE_WRITE_BROKEN) {
             /* Storage trouble half way through a write: the transaction cannot stand. */
             err_set(&e, w->err.code, "%s", w->err.detail);

@@ -693,6 +693,63 @@ static int rr_cmp_at(const void *x, const void *y)
     return (a > b) - (a < b);
 }
 
+/* 40 scans over random ranges, filters and grains, each compared with counting rr by hand. */
+static void rr_check_rounds(int64_t t0, int64_t span)
+{
+    struct err e;
+
+    err_init(&e);
+    for (int round = 0; round < 40; round++) {
+        struct response_filter f = {0};
+        struct rr_scan sc;
+        struct hist want, *want_day;
+        int64_t first_day, ndays;
+        /* alternate day and month grain, and detailed or coarse rollups */
+        unsigned grain = (round % 2 ? SCAN_DAY : SCAN_MONTH) | (round % 3 == 1 ? SCAN_DETAIL : 0);
+
+        memset(&sc, 0, sizeof(sc));
+        memset(&want, 0, sizeof(want));
+        if (round % 5 != 4) {
+            f.has_from = f.has_to = 1;
+            f.from = t0 - RR_DAY_MS + rr_rand(span + 2 * RR_DAY_MS);
+            f.to = f.from + 1 + rr_rand(span);
+            if (round % 3 == 0) { /* dates: local midnights */
+                f.from = util_day_start(util_local_day(f.from));
+                f.to = util_day_start(util_local_day(f.to) + 1);
+            }
+        }
+        if (round % 4 == 1)
+            f.touchpoint = rr_tps[round % 3];
+        first_day = util_local_day(t0) - 2;
+        ndays = 130;
+        sc.first_day = first_day;
+        sc.ndays = ndays;
+        sc.per_day = (grain & SCAN_DAY) ? xcalloc((size_t)ndays, sizeof(struct hist)) : NULL;
+        want_day = xcalloc((size_t)ndays, sizeof(struct hist));
+        for (int i = 0; i < RR_N; i++) {
+            const struct rr_item *it = &rr[i];
+
+            if (it->deleted || (f.has_from && it->at < f.from) || (f.has_to && it->at >= f.to))
+                continue;
+            if (f.touchpoint && strcmp(f.touchpoint, rr_tps[it->tp]) != 0)
+                continue;
+            rr_hist(&want, it);
+            rr_hist(&want_day[util_local_day(it->at) - first_day], it);
+        }
+        ck_assert_int_eq(store_metrics_scan(st, &f, grain, rr_scan_cb, &sc, &e), 0);
+        ck_assert_msg(memcmp(&sc.total, &want, sizeof(want)) == 0,
+                      "round %d: totals differ (n %lld, want %lld)", round, (long long)sc.total.n,
+                      (long long)want.n);
+        if (sc.per_day)
+            for (int64_t d = 0; d < ndays; d++)
+                ck_assert_msg(memcmp(&sc.per_day[d], &want_day[d], sizeof(want)) == 0,
+                              "round %d: day %lld differs", round, (long long)d);
+        free(sc.per_day);
+        free(want_day);
+    }
+    err_release(&e);
+}
+
 /* Stores RR_N responses, deletes some, and compares scans over random ranges with counting by
  * hand. in_order: over 4 days in time order, a tenth of them up to 3 hours late (the rows of a
  * day arrive nearly in order, so parts of days stop early, migration 12); else over 120 days
@@ -790,57 +847,12 @@ static void rollups_match_raw(int in_order)
     /* incrementally maintained rollups equal rollups rebuilt from the raw rows */
     ck_assert_int_eq(store_rollup_check(st, &e), 1);
 
-    for (int round = 0; round < 40; round++) {
-        struct response_filter f = {0};
-        struct rr_scan sc;
-        struct hist want, *want_day;
-        int64_t first_day, ndays;
-        /* alternate day and month grain, and detailed or coarse rollups */
-        unsigned grain = (round % 2 ? SCAN_DAY : SCAN_MONTH) | (round % 3 == 1 ? SCAN_DETAIL : 0);
+    rr_check_rounds(t0, span);
 
-        memset(&sc, 0, sizeof(sc));
-        memset(&want, 0, sizeof(want));
-        if (round % 5 != 4) {
-            f.has_from = f.has_to = 1;
-            f.from = t0 - RR_DAY_MS + rr_rand(span + 2 * RR_DAY_MS);
-            f.to = f.from + 1 + rr_rand(span);
-            if (round % 3 == 0) { /* dates: local midnights */
-                f.from = util_day_start(util_local_day(f.from));
-                f.to = util_day_start(util_local_day(f.to) + 1);
-            }
-        }
-        if (round % 4 == 1)
-            f.touchpoint = rr_tps[round % 3];
-        first_day = util_local_day(t0) - 2;
-        ndays = 130;
-        sc.first_day = first_day;
-        sc.ndays = ndays;
-        sc.per_day = (grain & SCAN_DAY) ? xcalloc((size_t)ndays, sizeof(struct hist)) : NULL;
-        want_day = xcalloc((size_t)ndays, sizeof(struct hist));
-        for (int i = 0; i < RR_N; i++) {
-            const struct rr_item *it = &rr[i];
-
-            if (it->deleted || (f.has_from && it->at < f.from) || (f.has_to && it->at >= f.to))
-                continue;
-            if (f.touchpoint && strcmp(f.touchpoint, rr_tps[it->tp]) != 0)
-                continue;
-            rr_hist(&want, it);
-            rr_hist(&want_day[util_local_day(it->at) - first_day], it);
-        }
-        ck_assert_int_eq(store_metrics_scan(st, &f, grain, rr_scan_cb, &sc, &e), 0);
-        ck_assert_msg(memcmp(&sc.total, &want, sizeof(want)) == 0,
-                      "round %d: totals differ (n %lld, want %lld)", round, (long long)sc.total.n,
-                      (long long)want.n);
-        if (sc.per_day)
-            for (int64_t d = 0; d < ndays; d++)
-                ck_assert_msg(memcmp(&sc.per_day[d], &want_day[d], sizeof(want)) == 0,
-                              "round %d: day %lld differs", round, (long long)d);
-        free(sc.per_day);
-        free(want_day);
-    }
-    /* a rebuild leaves them equal too */
+    /* a rebuild leaves them equal too, and the scans right */
     ck_assert_int_eq(store_rollup_rebuild(st, &e), 0);
     ck_assert_int_eq(store_rollup_check(st, &e), 1);
+    rr_check_rounds(t0, span);
     err_release(&e);
 }
 
@@ -855,6 +867,146 @@ START_TEST(test_rollups_match_raw_in_time_order)
     rollups_match_raw(1);
 }
 END_TEST
+
+/* ---- how late rows arrived (migration 12), with the writer's clock set by the test ---- */
+
+static const int64_t lt_clock_seq[] = {5000, 5001, 5002, 5003, 5004, 5003,
+                                       5005, 5006, 4000, 5007, 5008};
+static int lt_clock_i;
+
+/* The received_at of each write in turn; the first call holds the writer for 200 ms, so that
+ * the writes queued meanwhile share the next transaction. */
+static int64_t lt_clock(void)
+{
+    int i = __atomic_fetch_add(&lt_clock_i, 1, __ATOMIC_SEQ_CST);
+    int n = (int)(sizeof(lt_clock_seq) / sizeof(lt_clock_seq[0]));
+
+    if (i == 0)
+        usleep(200 * 1000);
+    return lt_clock_seq[i < n ? i : n - 1];
+}
+
+static void lt_check_grid(int64_t ds, const int64_t *at, const int *tps, int nat);
+
+struct lt_write {
+    int tp;         /* index into rr_tps */
+    int n;          /* responses in the write */
+    double hour[3]; /* submitted_at, hours after the local day's start */
+};
+
+/* Writes whose rows arrive out of time order within a batch (one received_at: not late), within
+ * a transaction of several received_at (w3 is 13 hours late against w2), against an earlier
+ * transaction (w10, on the next day: the day of 2026-03-08 has 23 hours), and with the clock
+ * going back within a transaction (w5) and across transactions (w8). The day's rows before
+ * 19:00 are in one UTC day, where the rebuilt bound is exactly the writer's. The bounds must never
+ * be below the exact ones (store_rollup_check), and every part of the days must count as raw
+ * counting does. */
+START_TEST(test_lateness_bounds)
+{
+    static const struct lt_write lw[] = {
+        {0, 1, {10}}, {0, 3, {12, 2, 15}}, {0, 1, {16}}, {0, 1, {3}},  {1, 1, {5}},    {1, 1, {6}},
+        {2, 1, {8}},  {0, 1, {26}},        {2, 1, {9}},  {0, 1, {30}}, {0, 1, {25.5}},
+    };
+    enum { NW = sizeof(lw) / sizeof(lw[0]), QUEUED = 8 };
+    struct store_options o = {.clock_ms = lt_clock};
+    int64_t ds = util_day_start(util_local_day(1772971200000LL)); /* 2026-03-08, 23 hours */
+    struct store_write ws[NW];
+    struct response rs[NW][3];
+    int64_t at[NW * 3];
+    int tps[NW * 3], nat = 0;
+    struct err e;
+
+    err_init(&e);
+    store_close(st);
+    lt_clock_i = 0;
+    ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
+    for (int t = 0; t < 3; t++)
+        add_touchpoint(rr_tps[t], "purchase", rr_phases[t]);
+    for (int k = 0; k < NW; k++) {
+        struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+        memset(&ws[k], 0, sizeof(ws[k]));
+        for (int i = 0; i < lw[k].n; i++) {
+            response_init(&rs[k][i]);
+            rs[k][i].touchpoint = xstrdup(rr_tps[lw[k].tp]);
+            rs[k][i].nps = (k + i) % 11;
+            rs[k][i].submitted_at = ds + (int64_t)(lw[k].hour[i] * 3600 * 1000);
+            at[nat] = rs[k][i].submitted_at;
+            tps[nat++] = lw[k].tp;
+        }
+        ws[k].responses = rs[k];
+        ws[k].n = (size_t)lw[k].n;
+        ws[k].batch = lw[k].n > 1;
+        ws[k].done = wait_all_done;
+        ws[k].ctx = &wa;
+        if (k == 1)
+            usleep(50 * 1000); /* the writer holds the first write's transaction */
+        if (k >= 1 && k < QUEUED) {
+            /* queued together: waited for below */
+            static struct wait_all qa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+
+            ws[k].ctx = &qa;
+            store_write_submit(st, &ws[k]);
+            if (k == QUEUED - 1) {
+                pthread_mutex_lock(&qa.lock);
+                while (qa.done < QUEUED - 1)
+                    pthread_cond_wait(&qa.cond, &qa.lock);
+                pthread_mutex_unlock(&qa.lock);
+            }
+            continue;
+        }
+        store_write_submit(st, &ws[k]);
+        if (k == 0)
+            continue; /* waited for with the queued ones: it commits first */
+        pthread_mutex_lock(&wa.lock);
+        while (!wa.done)
+            pthread_cond_wait(&wa.cond, &wa.lock);
+        pthread_mutex_unlock(&wa.lock);
+    }
+    for (int k = 0; k < NW; k++) {
+        ck_assert_int_eq(ws[k].rc, 0);
+        err_release(&ws[k].err);
+        for (int i = 0; i < lw[k].n; i++)
+            response_release(&rs[k][i]);
+    }
+    ck_assert_int_eq(store_rollup_check(st, &e), 1);
+    lt_check_grid(ds, at, tps, nat);
+    /* and with the exact bounds of a rebuild */
+    ck_assert_int_eq(store_rollup_rebuild(st, &e), 0);
+    lt_check_grid(ds, at, tps, nat);
+    err_release(&e);
+}
+END_TEST
+
+static void lt_check_grid(int64_t ds, const int64_t *at, const int *tps, int nat)
+{
+    struct err e;
+
+    err_init(&e);
+    /* every part [x, y) on a half-hour grid from 2 hours before the day to 4 after it */
+    for (int64_t x = ds - 2 * 3600000; x < ds + 27 * 3600000; x += 1800000) {
+        for (int64_t y = x + 1800000; y <= ds + 27 * 3600000; y += 1800000) {
+            for (int tpf = -1; tpf < 3; tpf++) {
+                struct response_filter f = {.has_from = 1, .has_to = 1, .from = x, .to = y};
+                struct rr_scan sc;
+                int64_t want = 0;
+
+                memset(&sc, 0, sizeof(sc));
+                if (tpf >= 0)
+                    f.touchpoint = rr_tps[tpf];
+                for (int i = 0; i < nat; i++)
+                    want += at[i] >= x && at[i] < y && (tpf < 0 || tps[i] == tpf);
+                ck_assert_int_eq(store_metrics_scan(st, &f, (x / 1800000) % 2 ? SCAN_DETAIL : 0,
+                                                    rr_scan_cb, &sc, &e),
+                                 0);
+                ck_assert_msg(sc.total.n == want, "[%+.1f h, %+.1f h) tp %d: %lld, want %lld",
+                              (double)(x - ds) / 3600000, (double)(y - ds) / 3600000, tpf,
+                              (long long)sc.total.n, (long long)want);
+            }
+        }
+    }
+    err_release(&e);
+}
 
 static Suite *store_suite(void)
 {
@@ -881,6 +1033,7 @@ static Suite *store_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_rollups_match_raw);
     tcase_add_test(tc, test_rollups_match_raw_in_time_order);
+    tcase_add_test(tc, test_lateness_bounds);
     suite_add_tcase(s, tc);
     return s;
 }

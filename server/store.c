@@ -306,15 +306,15 @@ static int store_migrate(struct store *s, struct err *e)
 /* ---- rollups ------------------------------------------------------------------------------ */
 
 static const char *const rollup_tables[] = {"rollup_day", "rollup_month", "rollup_day_tp",
-                                            "rollup_month_tp"};
+                                            "rollup_month_tp", "rollup_hour_tp"};
 #define NROLLUP_TABLES (sizeof(rollup_tables) / sizeof(rollup_tables[0]))
 /* The columns that must agree between rebuilt and incremental rollups, per table. */
 static const char *const rollup_columns[] = {
     "touchpoint_id, day, channel, segment, n, h", "touchpoint_id, month, channel, segment, n, h",
-    "touchpoint_id, day, n, h", "touchpoint_id, month, n, h"};
+    "touchpoint_id, day, n, h", "touchpoint_id, month, n, h", "touchpoint_id, hour, n, h"};
 
 /* Empties the rollups and fills them again: the statements after the line "-- rebuild: ..."
- * of the newest migration that has one (now migration 12's, which fill all four tables; older
+ * of the newest migration that has one (now migration 12's, which fill all five tables; older
  * sections fill tables of their time and only run within their own migration). */
 static int rollup_rebuild_on(struct conn *c, struct err *e)
 {
@@ -392,16 +392,20 @@ int store_rollup_check(struct store *s, struct err *e)
             equal = 0;
         sqlite3_finalize(st);
     }
-    /* How late rows arrived: the writer's figures are bounds, never below the exact ones (they
-     * are larger after deletes, or when rows of a day came in more than one transaction). */
+    /* How rows arrived: the writer's figures are bounds, never tighter than the exact ones
+     * (they are looser after deletes, or when rows of a day came in more than one
+     * transaction). */
     if (rc == SQLITE_OK) {
         sqlite3_stmt *st;
 
         rc = sqlite3_prepare_v2(c->db,
-                                "SELECT count(*) FROM rollup_day_tp r JOIN "
+                                "SELECT (SELECT count(*) FROM rollup_day_tp r JOIN "
                                 "temp.incremental_rollup_day_tp i USING (touchpoint_id, day) "
                                 "WHERE i.late < r.late OR i.sub_max < r.sub_max "
-                                "OR i.recv_max < r.recv_max",
+                                "OR i.recv_max < r.recv_max) + (SELECT count(*) FROM "
+                                "rollup_hour_tp r JOIN temp.incremental_rollup_hour_tp i "
+                                "USING (touchpoint_id, hour) WHERE i.recv_min > r.recv_min "
+                                "OR i.recv_max < r.recv_max)",
                                 -1, &st, NULL);
         if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) != 0)
             equal = 0;

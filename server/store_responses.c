@@ -322,16 +322,23 @@ static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
     " r JOIN touchpoints t ON t.id = r.touchpoint_id JOIN phases p ON p.id = t.phase_id "          \
     "JOIN journeys j ON j.id = p.journey_id "
 
-/* Rollup buckets [lo, hi) of the day or month rollups, detailed (per channel and segment) or
- * coarse (per touchpoint). With timed, each row carries its bucket's start. */
-static int scan_rollup(struct conn *c, const struct response_filter *f, int month, int detailed,
+enum { ROLLUP_DAY, ROLLUP_MONTH, ROLLUP_HOUR };
+
+#define HOUR_MS 3600000LL
+
+/* Rollup buckets [lo, hi) of the day, month or UTC hour rollups, detailed (per channel and
+ * segment; not hours) or coarse (per touchpoint). With timed, each row carries its bucket's
+ * start. */
+static int scan_rollup(struct conn *c, const struct response_filter *f, int kind, int detailed,
                        int timed, int64_t lo, int64_t hi,
                        void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                        struct err *e)
 {
-    static const char *const tables[2][2] = {{"rollup_day_tp", "rollup_day"},
-                                             {"rollup_month_tp", "rollup_month"}};
-    const char *bucket_col = month ? "month" : "day";
+    static const char *const tables[3][2] = {{"rollup_day_tp", "rollup_day"},
+                                             {"rollup_month_tp", "rollup_month"},
+                                             {"rollup_hour_tp", "rollup_hour_tp"}};
+    static const char *const bucket_cols[3] = {"day", "month", "hour"};
+    const char *bucket_col = bucket_cols[kind];
     char sql[1024];
     sqlite3_stmt *st = NULL;
     int64_t last_bucket = INT64_MIN, last_start = 0;
@@ -341,7 +348,7 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
     snprintf(sql, sizeof(sql),
              "SELECT j.key, p.key, p.position, t.key, %s, r.%s, r.n, r.h FROM %s%s"
              "WHERE r.%s >= ? AND r.%s < ?",
-             detailed ? "r.channel, r.segment" : "NULL, NULL", bucket_col, tables[month][detailed],
+             detailed ? "r.channel, r.segment" : "NULL, NULL", bucket_col, tables[kind][detailed],
              SCAN_JOIN, bucket_col, bucket_col);
     filter_sql(f, sql, sizeof(sql));
     rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
@@ -356,12 +363,14 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int mont
 
         if (timed && bucket != last_bucket) {
             last_bucket = bucket;
-            last_start = month ? util_month_start(bucket) : util_day_start(bucket);
+            last_start = kind == ROLLUP_MONTH ? util_month_start(bucket)
+                         : kind == ROLLUP_DAY ? util_day_start(bucket)
+                                              : bucket * HOUR_MS;
         }
         if (rollup_hist_read(st, 7, 8, &h) < 0) {
             sqlite3_finalize(st);
             return err_set(e, ERR_INTERNAL, "a %s row holds no histogram (polku rollup rebuild)",
-                           tables[month][detailed]);
+                           tables[kind][detailed]);
         }
         scan_emit(st, last_start, &h, cb, ctx);
     }
@@ -622,6 +631,166 @@ static double part_share(int64_t reach, int64_t late, int64_t span)
     return share < 1 ? share : 1;
 }
 
+/* ---- parts of hours (coarse scans) ----------------------------------------------------------
+ *
+ * A coarse scan (per touchpoint, no channel or segment) reads a part of a day as the whole UTC
+ * hours in it (rollup_hour_tp, migration 12) plus the rest of an hour at each edge: raw rows of
+ * at most half an hour, since a longer piece is read as its hour's histogram less the other
+ * piece. The raw rows of an hour lie between the hour's recv_min and recv_max in the index, which
+ * is a short stretch when they arrived close together.
+ */
+
+#define HOUR_TPS                                                                                   \
+    "SELECT r.touchpoint_id, j.key, p.key, p.position, t.key, r.n, r.h, r.recv_min, r.recv_max "   \
+    "FROM rollup_hour_tp" SCAN_JOIN                                                                \
+    "WHERE r.hour = ?1 AND (?2 IS NULL OR j.key = ?2) AND (?3 IS NULL OR p.key = ?3) "             \
+    "AND (?4 IS NULL OR t.key = ?4)"
+
+#define HOUR_ROWS                                                                                  \
+    "SELECT r.channel, r.segment, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "          \
+    "r.r_content, r.r_recovery, r.r_value FROM responses r WHERE r.touchpoint_id = ?1 "            \
+    "AND " RESPONSE_DAY " = ?2 AND r.received_at >= ?3 AND r.received_at <= ?4 "                   \
+    "AND r.submitted_at >= ?5 AND r.submitted_at < ?6"
+
+/* A touchpoint's row of rollup_hour_tp. */
+struct hour_tp {
+    struct part_tp tp; /* id, names and position */
+    int64_t recv_min, recv_max;
+    struct hist h;
+};
+
+static int64_t floor_div(int64_t x, int64_t d)
+{
+    return x >= 0 ? x / d : -((-x + d - 1) / d);
+}
+
+/* Counts sign times into a the raw rows of touchpoint tp with submitted_at in [x, y), inside
+ * the UTC hour whose rows were received in [recv_min, recv_max]. */
+static int hour_rows(struct conn *c, int64_t tp, int64_t recv_min, int64_t recv_max, int64_t x,
+                     int64_t y, int sign, struct raw_acc *a,
+                     void (*cb)(const struct metric_row *row, void *ctx), void *ctx, struct err *e)
+{
+    sqlite3_stmt *st = conn_stmt(c, HOUR_ROWS, e);
+    int rc;
+
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, tp);
+    sqlite3_bind_int64(st, 2, response_day_of(x));
+    sqlite3_bind_int64(st, 3, recv_min);
+    sqlite3_bind_int64(st, 4, recv_max);
+    sqlite3_bind_int64(st, 5, x);
+    sqlite3_bind_int64(st, 6, y);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        raw_acc_count(a, st, sign, 0, cb, ctx);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
+}
+
+/* The responses of [x, y), a piece of one UTC hour, per touchpoint. */
+static int scan_part_of_hour(struct conn *c, const struct response_filter *f, int64_t x, int64_t y,
+                             void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+                             struct err *e)
+{
+    int64_t hour = floor_div(x, HOUR_MS), hs = hour * HOUR_MS, he = hs + HOUR_MS;
+    int complement = (y - x) * 2 > HOUR_MS;
+    sqlite3_stmt *st = conn_stmt(c, HOUR_TPS, e);
+    struct raw_acc *acc;
+    int rc, ret = 0;
+
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, hour);
+    bind_text(st, 2, f->journey);
+    bind_text(st, 3, f->phase);
+    bind_text(st, 4, f->touchpoint);
+    struct hour_tp *tps = NULL;
+    size_t n = 0, cap = 0;
+
+    /* The touchpoints first: their raw rows are read with other statements. */
+
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct hour_tp *t;
+
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            tps = xrealloc(tps, cap * sizeof(*tps));
+        }
+        t = &tps[n++];
+        memset(t, 0, sizeof(*t));
+        t->tp.id = sqlite3_column_int64(st, 0);
+        t->tp.journey = col_text(st, 1);
+        t->tp.phase = col_text(st, 2);
+        t->tp.position = sqlite3_column_int(st, 3);
+        t->tp.touchpoint = col_text(st, 4);
+        t->recv_min = sqlite3_column_int64(st, 7);
+        t->recv_max = sqlite3_column_int64(st, 8);
+        if (rollup_hist_read(st, 5, 6, &t->h) < 0) {
+            ret = err_set(e, ERR_INTERNAL,
+                          "a rollup_hour_tp row holds no histogram (polku rollup rebuild)");
+            break;
+        }
+    }
+    sqlite3_reset(st);
+    if (ret == 0 && rc != SQLITE_DONE)
+        ret = store_sqlerr(e, c->db, rc, "metrics scan");
+    acc = xcalloc(1, sizeof(*acc));
+    for (size_t i = 0; i < n && ret == 0; i++) {
+        struct hour_tp *t = &tps[i];
+
+        acc->journey = t->tp.journey;
+        acc->phase = t->tp.phase;
+        acc->touchpoint = t->tp.touchpoint;
+        acc->position = t->tp.position;
+        acc->tp_id = t->tp.id;
+        acc->time = x;
+        if (!complement) {
+            ret = hour_rows(c, t->tp.id, t->recv_min, t->recv_max, x, y, 1, acc, cb, ctx, e);
+        } else {
+            struct metric_row row = {.journey = t->tp.journey,
+                                     .phase = t->tp.phase,
+                                     .touchpoint = t->tp.touchpoint,
+                                     .phase_position = t->tp.position,
+                                     .time = x,
+                                     .hist = &t->h};
+
+            cb(&row, ctx);
+            if (hs < x)
+                ret = hour_rows(c, t->tp.id, t->recv_min, t->recv_max, hs, x, -1, acc, cb, ctx, e);
+            if (y < he && ret == 0)
+                ret = hour_rows(c, t->tp.id, t->recv_min, t->recv_max, y, he, -1, acc, cb, ctx, e);
+        }
+        raw_acc_emit(acc, cb, ctx);
+    }
+    free(acc);
+    for (size_t i = 0; i < n; i++) {
+        free(tps[i].tp.journey);
+        free(tps[i].tp.phase);
+        free(tps[i].tp.touchpoint);
+    }
+    free(tps);
+    return ret;
+}
+
+/* The responses of [a, b) (inside one local day) per touchpoint: whole UTC hours from their
+ * rollups, pieces of hours at the edges from raw rows. */
+static int scan_part_by_hours(struct conn *c, const struct response_filter *f, int timed, int64_t a,
+                              int64_t b, void (*cb)(const struct metric_row *row, void *ctx),
+                              void *ctx, struct err *e)
+{
+    int64_t ha = floor_div(a + HOUR_MS - 1, HOUR_MS), hb = floor_div(b, HOUR_MS);
+
+    if (ha > hb) /* inside one hour */
+        return scan_part_of_hour(c, f, a, b, cb, ctx, e);
+    if (ha < hb && scan_rollup(c, f, ROLLUP_HOUR, 0, timed, ha, hb, cb, ctx, e) < 0)
+        return -1;
+    if (a < ha * HOUR_MS && scan_part_of_hour(c, f, a, ha * HOUR_MS, cb, ctx, e) < 0)
+        return -1;
+    if (hb * HOUR_MS < b && scan_part_of_hour(c, f, hb * HOUR_MS, b, cb, ctx, e) < 0)
+        return -1;
+    return 0;
+}
+
 /* The responses of [a, b), a part of the local day `day`: its raw rows, or the day's rollup
  * row less the raw rows of the rest of the day, whichever is expected to read less (index
  * entries, and rows from the table, which cost PART_ROW_COST times more). The consumer drops
@@ -638,6 +807,8 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f, int
     size_t n;
     int complement, ret = 0;
 
+    if (!detailed)
+        return scan_part_by_hours(c, f, timed, a, b, cb, ctx, e);
     if (part_tps(c, f, day, &tps, &n, e) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -650,7 +821,8 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f, int
         rest += (double)tps[i].n * (r + PART_ROW_COST * (1 - in));
     }
     complement = rest < direct;
-    if (complement && scan_rollup(c, f, 0, detailed, timed, day, day + 1, cb, ctx, e) < 0) {
+    if (complement &&
+        scan_rollup(c, f, ROLLUP_DAY, detailed, timed, day, day + 1, cb, ctx, e) < 0) {
         part_tps_free(tps, n);
         return -1;
     }
@@ -730,13 +902,13 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
         if (util_month_first_day(m_lo) < d_lo)
             m_lo++;
         if (!(needs & SCAN_DAY) && m_lo < m_hi) {
-            if (scan_rollup(c, f, 1, detailed, timed, m_lo, m_hi, cb, ctx, e) < 0 ||
-                scan_rollup(c, f, 0, detailed, timed, d_lo, util_month_first_day(m_lo), cb, ctx,
-                            e) < 0 ||
-                scan_rollup(c, f, 0, detailed, timed, util_month_first_day(m_hi), d_hi, cb, ctx,
-                            e) < 0)
+            if (scan_rollup(c, f, ROLLUP_MONTH, detailed, timed, m_lo, m_hi, cb, ctx, e) < 0 ||
+                scan_rollup(c, f, ROLLUP_DAY, detailed, timed, d_lo, util_month_first_day(m_lo), cb,
+                            ctx, e) < 0 ||
+                scan_rollup(c, f, ROLLUP_DAY, detailed, timed, util_month_first_day(m_hi), d_hi, cb,
+                            ctx, e) < 0)
                 goto done;
-        } else if (scan_rollup(c, f, 0, detailed, timed, d_lo, d_hi, cb, ctx, e) < 0) {
+        } else if (scan_rollup(c, f, ROLLUP_DAY, detailed, timed, d_lo, d_hi, cb, ctx, e) < 0) {
             goto done;
         }
     }

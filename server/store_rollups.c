@@ -29,12 +29,15 @@ struct bucket {
     int64_t touchpoint_id, key;
     const char *channel, *segment; /* borrowed from the responses, "" for none */
     struct hist h;
-    struct arrival arr; /* coarse days only */
+    struct arrival arr;       /* coarse days only */
+    int64_t recv_lo, recv_hi; /* hours only: the received_at of their rows */
 };
 
-/* The four rollup tables: detailed days and months (per channel and segment), and coarse
- * days and months (per touchpoint only; their buckets have channel and segment ""). */
-#define ACC_TABLES 4
+/* The five rollup tables: detailed days and months (per channel and segment), coarse days and
+ * months (per touchpoint only; their buckets have channel and segment ""), and coarse UTC
+ * hours (migration 12). */
+#define ACC_TABLES 5
+#define HOUR_MS    3600000LL
 
 struct rollup_acc {
     struct bucket *slots[ACC_TABLES]; /* open addressing; a slot is used when channel is set */
@@ -191,13 +194,19 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
     rollup_hist_one(r, &one);
     {
         int64_t day = util_local_day(r->submitted_at), month = util_local_month(r->submitted_at);
-        struct bucket *coarse = acc_slot(a, 2, r->touchpoint_id, day, "", "");
+        struct bucket *coarse = acc_slot(a, 2, r->touchpoint_id, day, "", ""), *hour;
 
         metrics_hist_add(&acc_slot(a, 0, r->touchpoint_id, day, channel, segment)->h, &one);
         metrics_hist_add(&acc_slot(a, 1, r->touchpoint_id, month, channel, segment)->h, &one);
         arrival_add(&coarse->arr, coarse->h.n == 0, r->submitted_at, r->received_at);
         metrics_hist_add(&coarse->h, &one);
         metrics_hist_add(&acc_slot(a, 3, r->touchpoint_id, month, "", "")->h, &one);
+        hour = acc_slot(a, 4, r->touchpoint_id, r->submitted_at / HOUR_MS, "", "");
+        if (hour->h.n == 0 || r->received_at < hour->recv_lo)
+            hour->recv_lo = r->received_at;
+        if (hour->h.n == 0 || r->received_at > hour->recv_hi)
+            hour->recv_hi = r->received_at;
+        metrics_hist_add(&hour->h, &one);
     }
 }
 
@@ -385,6 +394,10 @@ static const char *const upsert_sql[ACC_TABLES] = {
     "INSERT INTO rollup_month_tp (touchpoint_id, month, n, h) "
     "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, month) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
+    "INSERT INTO rollup_hour_tp (touchpoint_id, hour, n, h, recv_min, recv_max) "
+    "VALUES (?1, ?2, ?5, ?6, ?7, ?8) ON CONFLICT (touchpoint_id, hour) "
+    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h), "
+    "recv_min = min(recv_min, excluded.recv_min), recv_max = max(recv_max, excluded.recv_max)",
 };
 
 int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
@@ -407,6 +420,10 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
             }
             sqlite3_bind_int64(st, 5, b->h.n);
             sqlite3_bind_blob(st, 6, blob, (int)hist_encode(&b->h, blob), SQLITE_STATIC);
+            if (t == 4) {
+                sqlite3_bind_int64(st, 7, b->recv_lo);
+                sqlite3_bind_int64(st, 8, b->recv_hi);
+            }
             if (t == 2) {
                 sqlite3_bind_int64(st, 7, b->arr.sub_max);
                 sqlite3_bind_int64(st, 8, b->arr.recv_cur);

@@ -316,8 +316,8 @@ def queries(now_ms, tp):
          "/v1/metrics?group_by=touchpoint&from=%s" % iso_ms(from_ms),
          "SELECT touchpoint_id, %s FROM responses WHERE submitted_at >= %d "
          "GROUP BY touchpoint_id;" % (AGG, from_ms - from_ms % 1000)),
-        # noon: the part of the first day is half of it, the most raw rows a part ever reads
-        # (not one of the queries: shown, but not in the targets)
+        # noon: half of the first day, which was read as raw rows before the hourly rollups of
+        # migration 12 (not one of the queries: shown, but not in the targets)
         ("touchpoint, from a noon 30 days ago" + EXTRA,
          "/v1/metrics?group_by=touchpoint&from=%s" % iso_ms(from_day_ms + DAY_MS // 2),
          "SELECT touchpoint_id, %s FROM responses WHERE submitted_at >= %d "

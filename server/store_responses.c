@@ -519,6 +519,35 @@ static void part_tps_free(struct part_tp *tps, size_t n)
     free(tps);
 }
 
+/* Binds f's journey, phase and touchpoint to ?2-?4 of PART_TPS or HOUR_TPS. */
+static void part_bind_filters(sqlite3_stmt *st, const struct response_filter *f)
+{
+    bind_text(st, 2, f->journey);
+    bind_text(st, 3, f->phase);
+    bind_text(st, 4, f->touchpoint);
+}
+
+/* Reads the first five columns of PART_TPS or HOUR_TPS: id, journey, phase, position, key. */
+static void part_tp_read(sqlite3_stmt *st, struct part_tp *t)
+{
+    t->id = sqlite3_column_int64(st, 0);
+    t->journey = col_text(st, 1);
+    t->phase = col_text(st, 2);
+    t->position = sqlite3_column_int(st, 3);
+    t->touchpoint = col_text(st, 4);
+}
+
+/* Starts gathering the raw rows of t in a (emitted with the given time). */
+static void raw_acc_begin(struct raw_acc *a, const struct part_tp *t, int64_t time)
+{
+    a->journey = t->journey;
+    a->phase = t->phase;
+    a->touchpoint = t->touchpoint;
+    a->position = t->position;
+    a->tp_id = t->id;
+    a->time = time;
+}
+
 /* The touchpoints (matching f's journey, phase and touchpoint) with responses on day. */
 static int part_tps(struct conn *c, const struct response_filter *f, int64_t day,
                     struct part_tp **out, size_t *n, struct err *e)
@@ -532,9 +561,7 @@ static int part_tps(struct conn *c, const struct response_filter *f, int64_t day
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, day);
-    bind_text(st, 2, f->journey);
-    bind_text(st, 3, f->phase);
-    bind_text(st, 4, f->touchpoint);
+    part_bind_filters(st, f);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct part_tp *t;
 
@@ -543,11 +570,7 @@ static int part_tps(struct conn *c, const struct response_filter *f, int64_t day
             *out = xrealloc(*out, cap * sizeof(**out));
         }
         t = &(*out)[(*n)++];
-        t->id = sqlite3_column_int64(st, 0);
-        t->journey = col_text(st, 1);
-        t->phase = col_text(st, 2);
-        t->position = sqlite3_column_int(st, 3);
-        t->touchpoint = col_text(st, 4);
+        part_tp_read(st, t);
         t->n = sqlite3_column_int64(st, 5);
         t->late = sqlite3_column_int64(st, 6);
     }
@@ -701,9 +724,7 @@ static int scan_part_of_hour(struct conn *c, const struct response_filter *f, in
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, hour);
-    bind_text(st, 2, f->journey);
-    bind_text(st, 3, f->phase);
-    bind_text(st, 4, f->touchpoint);
+    part_bind_filters(st, f);
     struct hour_tp *tps = NULL;
     size_t n = 0, cap = 0;
 
@@ -718,11 +739,7 @@ static int scan_part_of_hour(struct conn *c, const struct response_filter *f, in
         }
         t = &tps[n++];
         memset(t, 0, sizeof(*t));
-        t->tp.id = sqlite3_column_int64(st, 0);
-        t->tp.journey = col_text(st, 1);
-        t->tp.phase = col_text(st, 2);
-        t->tp.position = sqlite3_column_int(st, 3);
-        t->tp.touchpoint = col_text(st, 4);
+        part_tp_read(st, &t->tp);
         t->recv_min = sqlite3_column_int64(st, 7);
         t->recv_max = sqlite3_column_int64(st, 8);
         if (rollup_hist_read(st, 5, 6, &t->h) < 0) {
@@ -738,12 +755,7 @@ static int scan_part_of_hour(struct conn *c, const struct response_filter *f, in
     for (size_t i = 0; i < n && ret == 0; i++) {
         struct hour_tp *t = &tps[i];
 
-        acc->journey = t->tp.journey;
-        acc->phase = t->tp.phase;
-        acc->touchpoint = t->tp.touchpoint;
-        acc->position = t->tp.position;
-        acc->tp_id = t->tp.id;
-        acc->time = x;
+        raw_acc_begin(acc, &t->tp, x);
         if (!complement) {
             ret = hour_rows(c, t->tp.id, t->recv_min, t->recv_max, x, y, 1, acc, cb, ctx, e);
         } else {
@@ -828,12 +840,7 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f, int
     }
     acc = xcalloc(1, sizeof(*acc));
     for (size_t i = 0; i < n && ret == 0; i++) {
-        acc->journey = tps[i].journey;
-        acc->phase = tps[i].phase;
-        acc->touchpoint = tps[i].touchpoint;
-        acc->position = tps[i].position;
-        acc->tp_id = tps[i].id;
-        acc->time = a;
+        raw_acc_begin(acc, &tps[i], a);
         if (!complement)
             ret = part_rows(c, f, &tps[i], ds, de, a, b, 1, detailed, acc, cb, ctx, e);
         if (complement && ds < a)

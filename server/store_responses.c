@@ -682,6 +682,8 @@ struct hour_tp {
     struct hist h;
 };
 
+/* x / d rounded down, for range bounds before 1970 (stored times are never negative, so the
+ * writer's and SQL's x / 3600000 need no such care). */
 static int64_t floor_div(int64_t x, int64_t d)
 {
     return x >= 0 ? x / d : -((-x + d - 1) / d);

@@ -633,6 +633,15 @@ static struct rr_item rr[RR_N];
 static const char *const rr_tps[] = {"checkout", "delivery", "billing"};
 static const char *const rr_phases[] = {"purchase", "ownership", "ownership"};
 
+/* Asia/Kathmandu (+05:45): its days start at 18:15 UTC, so a day's first piece of an hour is
+ * longer than half an hour and read as the hour less 15 minutes of the day before. */
+static void rollup_setup_kathmandu(void)
+{
+    setenv("TZ", "Asia/Kathmandu", 1);
+    tzset();
+    setup();
+}
+
 static void rollup_setup(void)
 {
     setenv("TZ", "America/New_York", 1); /* DST changes inside the data's span */
@@ -897,7 +906,7 @@ struct lt_write {
 /* Writes whose rows arrive out of time order within a batch (one received_at: not late), within
  * a transaction of several received_at (w3 is 13 hours late against w2), against an earlier
  * transaction (w10, on the next day: the day of 2026-03-08 has 23 hours), and with the clock
- * going back within a transaction (w5) and across transactions (w8). The day's rows before
+ * going back within a transaction (w5) and across transactions (w8), each within one hour. The day's rows before
  * 19:00 are in one UTC day, where the rebuilt bound is exactly the writer's. The bounds must never
  * be below the exact ones (store_rollup_check), and every part of the days must count as raw
  * counting does. */
@@ -906,7 +915,7 @@ START_TEST(test_lateness_bounds)
     static const struct lt_write lw[] = {
         {0, 1, {10}}, {0, 3, {12, 2, 15}}, {0, 1, {16}},   {0, 1, {3}},
         {1, 1, {5}},  {1, 1, {5.5}},       {2, 1, {8}},    {0, 1, {26}},
-        {2, 1, {9}},  {0, 1, {30}},        {0, 1, {25.5}},
+        {2, 1, {8.5}},  {0, 1, {30}},        {0, 1, {25.5}},
     };
     enum { NW = sizeof(lw) / sizeof(lw[0]), QUEUED = 8 };
     struct store_options o = {.clock_ms = lt_clock};
@@ -1035,6 +1044,12 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_rollups_match_raw);
     tcase_add_test(tc, test_rollups_match_raw_in_time_order);
     tcase_add_test(tc, test_lateness_bounds);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("rollups-kathmandu");
+    tcase_add_checked_fixture(tc, rollup_setup_kathmandu, rollup_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_rollups_match_raw);
+    tcase_add_test(tc, test_rollups_match_raw_in_time_order);
     suite_add_tcase(s, tc);
     return s;
 }

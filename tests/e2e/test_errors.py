@@ -496,6 +496,19 @@ class FuzzTest(ServerTestCase):
                 self.assertProblem(r, r.status, msg=path + "?" + q)
         self.assertEqual(self.anon.get("/healthz").status, 200)
 
+    def test_large_headers(self):
+        """Headers up to about 16 KiB are read; larger ones are refused with 431, and the
+        server goes on."""
+        r = self.admin.get("/v1/journeys", headers={"Cookie": "c=" + "a" * 12000})
+        self.assertEqual(r.status, 200, r)
+        out = self.admin.raw_exchange(
+            ("GET /v1/journeys HTTP/1.1\r\nHost: x\r\nCookie: c=%s\r\n\r\n"
+             % ("a" * 40000)).encode(), timeout=5)
+        parsed = parse_raw_response(out)
+        self.assertIsNotNone(parsed, out[:200])
+        self.assertEqual(parsed[0], 431, out[:200])
+        self.assertEqual(self.anon.get("/healthz").status, 200)
+
     def test_garbage_on_the_socket(self):
         rng = random.Random(99)
         for i in range(20):

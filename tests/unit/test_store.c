@@ -421,7 +421,7 @@ END_TEST
  * ones stay. */
 START_TEST(test_idempotency_records_expire)
 {
-    struct store_options o = {.idem_ttl_ms = 400};
+    struct store_options o = {.idem_ttl_ms = 1000};
     unsigned char hash[32];
     char *body = NULL;
     int status = 0;
@@ -434,7 +434,7 @@ START_TEST(test_idempotency_records_expire)
     add_touchpoint("checkout", "purchase", "purchase");
     ck_assert_int_eq(insert_keyed("old-1", "key-1", &e), 0);
     ck_assert_int_eq(insert_keyed("old-2", "key-2", &e), 0);
-    usleep(600 * 1000);
+    usleep(1300 * 1000);
     /* expired, not yet purged: not found, and the key is a new key, stored again */
     ck_assert_int_eq(store_idem_get(st, "key-2", "old-2", hash, &status, &body, &e), 0);
     ck_assert_int_eq(insert_keyed("old-1", "key-1", &e), 0); /* this transaction purges */

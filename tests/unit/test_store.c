@@ -906,16 +906,16 @@ struct lt_write {
 /* Writes whose rows arrive out of time order within a batch (one received_at: not late), within
  * a transaction of several received_at (w3 is 13 hours late against w2), against an earlier
  * transaction (w10, on the next day: the day of 2026-03-08 has 23 hours), and with the clock
- * going back within a transaction (w5) and across transactions (w8), each within one hour. The day's rows before
- * 19:00 are in one UTC day, where the rebuilt bound is exactly the writer's. The bounds must never
- * be below the exact ones (store_rollup_check), and every part of the days must count as raw
- * counting does. */
+ * going back within a transaction (w5) and across transactions (w8), each within one hour. The
+ * day's rows before 19:00 are in one UTC day, where the rebuilt bound is exactly the writer's. The
+ * bounds must never be below the exact ones (store_rollup_check), and every part of the days must
+ * count as raw counting does. */
 START_TEST(test_lateness_bounds)
 {
     static const struct lt_write lw[] = {
-        {0, 1, {10}}, {0, 3, {12, 2, 15}}, {0, 1, {16}},   {0, 1, {3}},
-        {1, 1, {5}},  {1, 1, {5.5}},       {2, 1, {8}},    {0, 1, {26}},
-        {2, 1, {8.5}},  {0, 1, {30}},        {0, 1, {25.5}},
+        {0, 1, {10}},  {0, 3, {12, 2, 15}}, {0, 1, {16}},   {0, 1, {3}},
+        {1, 1, {5}},   {1, 1, {5.5}},       {2, 1, {8}},    {0, 1, {26}},
+        {2, 1, {8.5}}, {0, 1, {30}},        {0, 1, {25.5}},
     };
     enum { NW = sizeof(lw) / sizeof(lw[0]), QUEUED = 8 };
     struct store_options o = {.clock_ms = lt_clock};

@@ -376,9 +376,7 @@ int store_rollup_check(struct store *s, struct err *e)
         rc = SQLITE_ERROR;
     for (size_t t = 0; rc == SQLITE_OK && t < NROLLUP_TABLES; t++) {
         sqlite3_stmt *st;
-        const char *name = rollup_tables[t];
-
-        const char *cols = rollup_columns[t];
+        const char *name = rollup_tables[t], *cols = rollup_columns[t];
 
         snprintf(sql, sizeof(sql),
                  "SELECT (SELECT count(*) FROM (SELECT %s FROM %s EXCEPT "
@@ -461,6 +459,11 @@ static void store_sqlite_config(void)
         store_vfs = STORE_VFS;
     else
         log_error("the WAL write buffer is not available; using SQLite's default VFS");
+}
+
+int64_t store_now(const struct store *s)
+{
+    return s->opts.clock_ms ? s->opts.clock_ms() : util_now_ms();
 }
 
 int store_open(const char *path, const struct store_options *opts, struct store **out,

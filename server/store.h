@@ -211,10 +211,11 @@ int store_response_delete(struct store *s, int64_t id, struct err *e);
 int store_responses_list(struct store *s, const struct response_filter *f, struct response **items,
                          size_t *n, struct err *e);
 
-/* Looks up a recorded Idempotency-Key that has not expired. Returns 1 and fills hash, status,
- * *body (new) when found, 0 when not, -1 on error. */
-int store_idem_get(struct store *s, const char *principal, const char *key, unsigned char hash[32],
-                   int *status, char **body, struct err *e);
+/* Looks up a recorded Idempotency-Key that has not expired: 1 and *out filled (out->body new)
+ * when found, 0 when not, -1 on error. The writer does its own lookups; this one is for
+ * inspecting records (tests, tools). */
+int store_idem_get(struct store *s, const char *principal, const char *key, struct idem_replay *out,
+                   struct err *e);
 
 /* ---- metrics ------------------------------------------------------------------------------ */
 

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "sha256.h"
-#include "util.h"
 
 int64_t idem_fp(const char *principal, const char *key)
 {
@@ -54,9 +53,10 @@ void idem_register(sqlite3 *db)
 #define IDEM_FIND                                                                                  \
     "FROM idempotency_records WHERE fp = ? AND principal = ? AND idem_key = ? AND created_at >= ?"
 
-static void idem_bind_find(sqlite3_stmt *st, const char *principal, const char *key, int64_t since)
+static void idem_bind_find(sqlite3_stmt *st, int64_t fp, const char *principal, const char *key,
+                           int64_t since)
 {
-    sqlite3_bind_int64(st, 1, idem_fp(principal, key));
+    sqlite3_bind_int64(st, 1, fp);
     bind_text(st, 2, principal);
     bind_text(st, 3, key);
     sqlite3_bind_int64(st, 4, since);
@@ -76,14 +76,15 @@ static void idem_replay_of(sqlite3_stmt *st, struct idem_replay *out)
     out->body = col_text(st, 2);
 }
 
-int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exists, struct err *e)
+int idem_find(struct conn *c, const struct idem *idem, int64_t fp, int64_t since, int *exists,
+              struct err *e)
 {
     sqlite3_stmt *st = conn_stmt(c, "SELECT request_hash, status, body " IDEM_FIND, e);
     int rc;
 
     if (!st)
         return -1;
-    idem_bind_find(st, idem->principal, idem->key, since);
+    idem_bind_find(st, fp, idem->principal, idem->key, since);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW && idem->replay)
         idem_replay_of(st, idem->replay);
@@ -94,8 +95,8 @@ int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exist
     return 0;
 }
 
-int idem_record(struct conn *c, const struct idem *idem, const struct response *r, size_t n,
-                int64_t now, struct err *e)
+int idem_record(struct conn *c, const struct idem *idem, int64_t fp, const struct response *r,
+                size_t n, int64_t now, struct err *e)
 {
     sqlite3_stmt *st;
     char *body;
@@ -108,7 +109,7 @@ int idem_record(struct conn *c, const struct idem *idem, const struct response *
     if (!st)
         return -1;
     body = idem->render(r, n, idem->ctx);
-    sqlite3_bind_int64(st, 1, idem_fp(idem->principal, idem->key));
+    sqlite3_bind_int64(st, 1, fp);
     bind_text(st, 2, idem->principal);
     bind_text(st, 3, idem->key);
     sqlite3_bind_blob(st, 4, idem->hash, sizeof(idem->hash), SQLITE_STATIC);
@@ -153,11 +154,10 @@ int idem_purge(struct conn *c, int64_t before, int limit, struct err *e)
     return n;
 }
 
-int store_idem_get(struct store *s, const char *principal, const char *key, unsigned char hash[32],
-                   int *status, char **body, struct err *e)
+int store_idem_get(struct store *s, const char *principal, const char *key, struct idem_replay *out,
+                   struct err *e)
 {
     struct conn *c = reader_get(s, e);
-    struct idem_replay found = {0};
     sqlite3_stmt *st;
     int rc, ret = -1;
 
@@ -166,19 +166,14 @@ int store_idem_get(struct store *s, const char *principal, const char *key, unsi
     st = conn_stmt(c, "SELECT request_hash, status, body " IDEM_FIND, e);
     if (!st)
         goto done;
-    idem_bind_find(st, principal, key, util_now_ms() - s->opts.idem_ttl_ms);
+    idem_bind_find(st, idem_fp(principal, key), principal, key, store_now(s) - s->opts.idem_ttl_ms);
     rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
-        ret = 0;
-    } else if (rc == SQLITE_ROW) {
-        idem_replay_of(st, &found);
-        memcpy(hash, found.hash, sizeof(found.hash));
-        *status = found.status;
-        *body = found.body;
-        ret = 1;
-    } else {
+    if (rc == SQLITE_ROW)
+        idem_replay_of(st, out);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        ret = rc == SQLITE_ROW;
+    else
         store_sqlerr(e, c->db, rc, "idempotency lookup");
-    }
 done:
     reader_put(s, c);
     return ret;

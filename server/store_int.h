@@ -99,17 +99,22 @@ int store_write_apply(struct conn *c, struct store_write *w, int64_t now, int64_
 
 /* Idempotency records (store_idem.c). idem_fp is the 64-bit fingerprint of (principal, key)
  * that the records' index holds; idem_register adds it as polku_idem_fp(principal, key).
- * idem_find tells whether a key is recorded since `since` (ms; committed or earlier in the open
+ * fp is idem_fp of the key, computed once by the caller. idem_find tells whether a key is
+ * recorded since `since` (ms; committed or earlier in the open
  * transaction) and fills idem->replay, if set, from the record;
  * idem_record records one with the body rendered from the n stored responses; idem_purge
  * deletes up to limit of the oldest records created before `before` (ms) and returns how many
  * it deleted. The last two run on the writer's open transaction. */
 int64_t idem_fp(const char *principal, const char *key);
 void idem_register(sqlite3 *db);
-int idem_find(struct conn *c, const struct idem *idem, int64_t since, int *exists, struct err *e);
-int idem_record(struct conn *c, const struct idem *idem, const struct response *r, size_t n,
-                int64_t now, struct err *e);
+int idem_find(struct conn *c, const struct idem *idem, int64_t fp, int64_t since, int *exists,
+              struct err *e);
+int idem_record(struct conn *c, const struct idem *idem, int64_t fp, const struct response *r,
+                size_t n, int64_t now, struct err *e);
 int idem_purge(struct conn *c, int64_t before, int limit, struct err *e);
+
+/* The writer's clock: opts.clock_ms when a test set it, else util_now_ms(). */
+int64_t store_now(const struct store *s);
 
 /* Opens a connection with Polku's pragmas. */
 int conn_open(const char *path, int readonly, struct conn **out, struct err *e);

@@ -219,10 +219,11 @@ static int response_insert_on(struct conn *c, struct response *r, int64_t now, s
  * whole transaction goes (STORE_WRITE_BROKEN). */
 int store_write_apply(struct conn *c, struct store_write *w, int64_t now, int64_t idem_ttl_ms)
 {
+    int64_t fp = w->idem ? idem_fp(w->idem->principal, w->idem->key) : 0;
     int exists = 0;
 
     if (w->idem) {
-        if (idem_find(c, w->idem, now - idem_ttl_ms, &exists, &w->err) < 0)
+        if (idem_find(c, w->idem, fp, now - idem_ttl_ms, &exists, &w->err) < 0)
             return -1;
         if (exists)
             return err_set(&w->err, ERR_CONFLICT, "Idempotency-Key %s is already recorded",
@@ -234,7 +235,7 @@ int store_write_apply(struct conn *c, struct store_write *w, int64_t now, int64_
     for (size_t i = 0; i < w->n; i++)
         if (response_insert_on(c, &w->responses[i], now, &w->err) < 0)
             return STORE_WRITE_BROKEN;
-    if (w->idem && idem_record(c, w->idem, w->responses, w->n, now, &w->err) < 0)
+    if (w->idem && idem_record(c, w->idem, fp, w->responses, w->n, now, &w->err) < 0)
         return STORE_WRITE_BROKEN;
     return 0;
 }
@@ -509,13 +510,17 @@ static const char *const part_rows_sql[3] = {
  * to read a part; measured roughly on the bench's data). */
 #define PART_ROW_COST 4.0
 
+static void part_tp_release(struct part_tp *t)
+{
+    free(t->journey);
+    free(t->phase);
+    free(t->touchpoint);
+}
+
 static void part_tps_free(struct part_tp *tps, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        free(tps[i].journey);
-        free(tps[i].phase);
-        free(tps[i].touchpoint);
-    }
+    for (size_t i = 0; i < n; i++)
+        part_tp_release(&tps[i]);
     free(tps);
 }
 
@@ -777,11 +782,8 @@ static int scan_part_of_hour(struct conn *c, const struct response_filter *f, in
         raw_acc_emit(acc, cb, ctx);
     }
     free(acc);
-    for (size_t i = 0; i < n; i++) {
-        free(tps[i].tp.journey);
-        free(tps[i].tp.phase);
-        free(tps[i].tp.touchpoint);
-    }
+    for (size_t i = 0; i < n; i++)
+        part_tp_release(&tps[i].tp);
     free(tps);
     return ret;
 }

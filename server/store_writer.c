@@ -31,8 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
-
 #define IDEM_PURGE_MIN 256
 
 /* Fails with e every write of list still marked successful, and, when e is an error (not just
@@ -78,8 +76,7 @@ static void writer_commit(struct store *s, struct store_write *list)
     }
     rollup_acc_reset(s->rollups);
     for (w = list; w; w = w->next) {
-        w->rc = store_write_apply(c, w, s->opts.clock_ms ? s->opts.clock_ms() : util_now_ms(),
-                                  s->opts.idem_ttl_ms);
+        w->rc = store_write_apply(c, w, store_now(s), s->opts.idem_ttl_ms);
         if (w->rc == STORE_WRITE_BROKEN) {
             /* Storage trouble half way through a write: the transaction cannot stand. */
             err_set(&e, w->err.code, "%s", w->err.detail);
@@ -102,8 +99,7 @@ static void writer_commit(struct store *s, struct store_write *list)
         ok = 0;
     /* Expired idempotency records go a few at a time, and always more than the transaction
      * added, so that the table stops growing once records expire. */
-    if (ok &&
-        idem_purge(c, util_now_ms() - s->opts.idem_ttl_ms, IDEM_PURGE_MIN + 2 * keyed, &e) < 0)
+    if (ok && idem_purge(c, store_now(s) - s->opts.idem_ttl_ms, IDEM_PURGE_MIN + 2 * keyed, &e) < 0)
         ok = 0;
     if (writer_end(s, ok, &e) < 0 || e.code != ERR_NONE)
         writes_fail(list, &e); /* nothing of this batch is stored */

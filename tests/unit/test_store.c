@@ -310,26 +310,23 @@ START_TEST(test_idempotency_same_transaction)
 {
     struct idem idem = {.principal = "key-1", .key = "abc", .status = 201, .render = render_id};
     struct response r;
-    unsigned char hash[32];
-    char *body = NULL;
-    int status = 0;
+    struct idem_replay rec = {0};
     struct err e;
     uint64_t v;
 
     add_touchpoint("checkout", "purchase", "purchase");
     memset(idem.hash, 7, sizeof(idem.hash));
     err_init(&e);
-    ck_assert_int_eq(store_idem_get(st, "key-1", "abc", hash, &status, &body, &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "abc", &rec, &e), 0);
     response_init(&r);
     r.touchpoint = xstrdup("checkout");
     r.csat = 5;
     ck_assert_int_eq(store_response_insert(st, &r, &idem, &e), 0);
     response_release(&r);
-    ck_assert_int_eq(store_idem_get(st, "key-1", "abc", hash, &status, &body, &e), 1);
-    ck_assert_int_eq(status, 201);
-    ck_assert_str_eq(body, "{\"id\":1}");
-    ck_assert_int_eq(hash[0], 7);
-    free(body);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "abc", &rec, &e), 1);
+    ck_assert_int_eq(rec.status, 201);
+    ck_assert_str_eq(rec.body, "{\"id\":1}");
+    ck_assert_int_eq(rec.hash[0], 7);
     /* the same key again rolls back the whole write: no second response, version unchanged */
     v = store_data_version(st);
     response_init(&r);
@@ -345,7 +342,8 @@ START_TEST(test_idempotency_same_transaction)
     ck_assert_int_eq(e.code, ERR_NOT_FOUND);
     err_release(&e);
     /* another principal has its own key space */
-    ck_assert_int_eq(store_idem_get(st, "key-2", "abc", hash, &status, &body, &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-2", "abc", &rec, &e), 0);
+    free(rec.body);
 }
 END_TEST
 
@@ -381,9 +379,8 @@ static int64_t sql_int(sqlite3 *db, const char *sql)
  * the same fingerprint is neither replayed for this key nor keeps it from being recorded. */
 START_TEST(test_idempotency_fingerprint_collision)
 {
-    unsigned char hash[32];
-    char *body = NULL, sql[256];
-    int status = 0;
+    struct idem_replay rec = {0};
+    char sql[256];
     int64_t fp;
     sqlite3 *db;
     struct err e;
@@ -401,11 +398,10 @@ START_TEST(test_idempotency_fingerprint_collision)
              "zeroblob(32), 201, 'impostor', %lld)",
              (long long)fp, (long long)util_now_ms());
     ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-    ck_assert_int_eq(store_idem_get(st, "key-1", "new", hash, &status, &body, &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "new", &rec, &e), 0);
     ck_assert_int_eq(insert_keyed("new", "key-1", &e), 0);
-    ck_assert_int_eq(store_idem_get(st, "key-1", "new", hash, &status, &body, &e), 1);
-    ck_assert_str_eq(body, "{\"id\":2}");
-    free(body);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "new", &rec, &e), 1);
+    ck_assert_str_eq(rec.body, "{\"id\":2}");
     ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM idempotency_records WHERE fp = (SELECT "
                                  "fp FROM idempotency_records WHERE idem_key = 'other')"),
                      2);
@@ -414,6 +410,7 @@ START_TEST(test_idempotency_fingerprint_collision)
     ck_assert_int_eq(e.code, ERR_CONFLICT);
     err_release(&e);
     sqlite3_close(db);
+    free(rec.body);
 }
 END_TEST
 
@@ -422,9 +419,7 @@ END_TEST
 START_TEST(test_idempotency_records_expire)
 {
     struct store_options o = {.idem_ttl_ms = 1000};
-    unsigned char hash[32];
-    char *body = NULL;
-    int status = 0;
+    struct idem_replay rec = {0};
     sqlite3 *db;
     struct err e;
 
@@ -436,12 +431,11 @@ START_TEST(test_idempotency_records_expire)
     ck_assert_int_eq(insert_keyed("old-2", "key-2", &e), 0);
     usleep(1300 * 1000);
     /* expired, not yet purged: not found, and the key is a new key, stored again */
-    ck_assert_int_eq(store_idem_get(st, "key-2", "old-2", hash, &status, &body, &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-2", "old-2", &rec, &e), 0);
     ck_assert_int_eq(insert_keyed("old-1", "key-1", &e), 0); /* this transaction purges */
-    ck_assert_int_eq(store_idem_get(st, "key-1", "old-1", hash, &status, &body, &e), 1);
-    ck_assert_str_eq(body, "{\"id\":3}");
-    free(body);
-    ck_assert_int_eq(store_idem_get(st, "key-2", "old-2", hash, &status, &body, &e), 0);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "old-1", &rec, &e), 1);
+    ck_assert_str_eq(rec.body, "{\"id\":3}");
+    ck_assert_int_eq(store_idem_get(st, "key-2", "old-2", &rec, &e), 0);
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM idempotency_records"), 1);
     ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM idempotency_records WHERE idem_key = "
@@ -452,6 +446,7 @@ START_TEST(test_idempotency_records_expire)
     ck_assert_int_eq(insert_keyed("old-1", "key-1", &e), -1);
     ck_assert_int_eq(e.code, ERR_CONFLICT);
     err_release(&e);
+    free(rec.body);
 }
 END_TEST
 

@@ -10,6 +10,7 @@ local keys = {}
 local counter = 0
 local threads = 0
 local heads, tails = {}, {}
+local prefix = nil
 
 function setup(thread)
    threads = threads + 1
@@ -35,13 +36,14 @@ function init(args)
       heads[b] = '{"items":[' .. table.concat(items, ",") .. (n > 1 and "," or "") .. head
       tails[b] = tail .. ']}'
    end
+   prefix = common.prefix()
 end
 
 function request()
    counter = counter + 1
    local b = counter % 4 + 1
    local body = heads[b] .. "u" .. tid .. "-" .. counter .. tails[b]
-   return wrk.format(nil, nil, nil, body)
+   return common.request(prefix, body)
 end
 
 done = common.done

@@ -54,6 +54,31 @@ function common.template(keys, now, spread)
    return string.sub(item, 1, at + 11), string.sub(item, at + 13)
 end
 
+-- The request text before Content-Length for wrk's method, path and headers (as wrk.format
+-- writes them, with Host), built once in init(). wrk.format builds every request from its
+-- header table with string.format and pairs(), which LuaJIT runs in its interpreter: 11.0 us of
+-- wrk's CPU per request against 9.4 us this way (medians of 3 runs of the ingest), and wrk
+-- shares the machine's two cores with the server it measures. More header lines
+-- ("Name: value\r\n") may be appended to it; common.request(prefix, body) completes a request.
+function common.prefix()
+   local s = {wrk.method .. " " .. wrk.path .. " HTTP/1.1"}
+   local host = false
+   for name, value in pairs(wrk.headers) do
+      if name ~= "Content-Length" then
+         s[#s + 1] = name .. ": " .. value
+         host = host or string.lower(name) == "host"
+      end
+   end
+   if not host then
+      s[#s + 1] = "Host: " .. wrk.host
+   end
+   return table.concat(s, "\r\n") .. "\r\n"
+end
+
+function common.request(prefix, body)
+   return prefix .. "Content-Length: " .. #body .. "\r\n\r\n" .. body
+end
+
 -- done(): one line "WRK_JSON {...}" with the figures bench.py reads.
 function common.done(summary, latency, requests)
    local e = summary.errors

@@ -19,7 +19,7 @@ local heads, tails = {}, {}
 local TEMPLATES = 4096
 local random_customers = false
 local with_keys = false
-local headers = nil
+local prefix = nil
 
 function setup(thread)
    threads = threads + 1
@@ -39,12 +39,7 @@ function init(args)
    for i = 1, TEMPLATES do
       heads[i], tails[i] = common.template(keys, now, 86400)
    end
-   if with_keys then
-      headers = {}
-      for k, v in pairs(wrk.headers) do
-         headers[k] = v
-      end
-   end
+   prefix = common.prefix()
 end
 
 function request()
@@ -56,11 +51,13 @@ function request()
    else
       customer = "w" .. tid .. "-" .. counter
    end
-   if headers then
-      headers["Idempotency-Key"] = string.format("%08x%08x-%d-%d", math.random(0, 0x7fffffff),
-                                                 math.random(0, 0x7fffffff), tid, counter)
+   local body = heads[i] .. customer .. tails[i]
+   if with_keys then
+      return common.request(prefix .. string.format("Idempotency-Key: %08x%08x-%d-%d\r\n",
+                                                    math.random(0, 0x7fffffff),
+                                                    math.random(0, 0x7fffffff), tid, counter), body)
    end
-   return wrk.format(nil, nil, headers, heads[i] .. customer .. tails[i])
+   return common.request(prefix, body)
 end
 
 done = common.done

@@ -86,6 +86,10 @@ void rollup_register(sqlite3 *db);
 int store_vfs_register(void);
 /* Since start: WAL writes SQLite made (gathered), and writes of gathered runs to the file. */
 void store_vfs_counts(uint64_t *gathered, uint64_t *written);
+/* Tests: the next n syncs of a WAL file fail with SQLITE_IOERR_FSYNC, as a disk's failed fsync
+ * would (the writes before them are made). A commit at synchronous=FULL syncs the WAL before it
+ * publishes its frames, so that commit fails; so may a checkpoint, which syncs the WAL too. */
+void store_vfs_fail_syncs(int n);
 /* Reads a rollup row's n (column col_n) and histogram BLOB (col_h) into h; -1 when the BLOB
  * is not a histogram. */
 int rollup_hist_read(sqlite3_stmt *st, int col_n, int col_h, struct hist *h);

@@ -57,6 +57,7 @@ static sqlite3_io_methods wb_methods;
 static pthread_mutex_t wb_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wb_file *wb_pending;
 static _Atomic uint64_t wb_gathered, wb_written; /* WAL writes taken into buffers; flushes */
+static _Atomic int wb_fail_syncs;                /* tests: WAL syncs still to fail */
 
 static struct wb_file *wb(sqlite3_file *f)
 {
@@ -152,9 +153,16 @@ static int wb_truncate(sqlite3_file *pf, sqlite3_int64 size)
 static int wb_sync(sqlite3_file *pf, int flags)
 {
     struct wb_file *f = wb(pf);
-    int rc = wb_flush(f);
+    int rc = wb_flush(f), fail;
 
-    return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
+    if (rc != SQLITE_OK)
+        return rc;
+    /* a test's failed fsync, as the disk would report it (after the writes were made) */
+    fail = atomic_load(&wb_fail_syncs);
+    while (f->wal && fail > 0)
+        if (atomic_compare_exchange_weak(&wb_fail_syncs, &fail, fail - 1))
+            return SQLITE_IOERR_FSYNC;
+    return f->real->pMethods->xSync(f->real, flags);
 }
 
 static int wb_file_size(sqlite3_file *pf, sqlite3_int64 *size)
@@ -361,6 +369,11 @@ void store_vfs_counts(uint64_t *gathered, uint64_t *written)
 {
     *gathered = atomic_load(&wb_gathered);
     *written = atomic_load(&wb_written);
+}
+
+void store_vfs_fail_syncs(int n)
+{
+    atomic_store(&wb_fail_syncs, n);
 }
 
 int store_vfs_register(void)

@@ -14,6 +14,7 @@
 
 #include "check_main.h"
 #include "store.h"
+#include "store_int.h" /* store_vfs_fail_syncs */
 #include "util.h"
 
 extern const size_t schema_count;
@@ -517,6 +518,116 @@ START_TEST(test_refused_write_in_a_group)
         err_release(&w[i].err);
     for (int i = 0; i < 4; i++)
         response_release(&r[i]);
+    err_release(&e);
+}
+END_TEST
+
+/* A write whose done callback holds the writer until the test opens the gate, so that the
+ * writes queued meanwhile share the next transaction. */
+struct gate {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, open;
+};
+
+static void gate_done(struct store_write *w)
+{
+    struct gate *g = w->ctx;
+
+    pthread_mutex_lock(&g->lock);
+    g->entered = 1;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* A transaction whose commit fails (the WAL's fsync fails) fails every write in it, including
+ * one refused for an Idempotency-Key that the failed transaction itself recorded: its replay
+ * would answer with a response that is not stored. Nothing of it is stored, and the store
+ * goes on. */
+START_TEST(test_commit_failure_fails_every_write)
+{
+    struct idem_replay rec = {0}, found = {0};
+    struct idem idem1 = {.principal = "key-1", .key = "k", .status = 201, .render = render_id};
+    struct idem idem2 = idem1;
+    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct response r[4];
+    struct store_write w[4];
+    struct err e;
+    sqlite3 *db;
+    uint64_t v;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    memset(idem1.hash, 1, sizeof(idem1.hash));
+    memset(idem2.hash, 1, sizeof(idem2.hash));
+    idem2.replay = &rec;
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < 4; i++) {
+        response_init(&r[i]);
+        r[i].touchpoint = xstrdup("checkout");
+        r[i].nps = i;
+        w[i].responses = &r[i];
+        w[i].n = 1;
+        w[i].done = i ? wait_all_done : gate_done;
+        w[i].ctx = i ? (void *)&wa : (void *)&g;
+    }
+    w[1].idem = &idem1;
+    w[2].idem = &idem2; /* the same key: refused as recorded by w[1], in the same transaction */
+    store_write_submit(st, &w[0]);
+    pthread_mutex_lock(&g.lock);
+    while (!g.entered)
+        pthread_cond_wait(&g.cond, &g.lock);
+    pthread_mutex_unlock(&g.lock);
+    v = store_data_version(st);
+    for (int i = 1; i < 4; i++)
+        store_write_submit(st, &w[i]);
+    store_vfs_fail_syncs(1);
+    pthread_mutex_lock(&g.lock);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < 3)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    store_vfs_fail_syncs(0);
+
+    ck_assert_int_eq(w[0].rc, 0);
+    for (int i = 1; i < 4; i++) {
+        ck_assert_int_eq(w[i].rc, -1);
+        ck_assert_int_eq(w[i].err.code, ERR_UNAVAILABLE); /* w[2]: not ERR_CONFLICT */
+    }
+    ck_assert_uint_eq(store_data_version(st), v);
+    err_init(&e);
+    ck_assert_int_eq(store_idem_get(st, "key-1", "k", &found, &e), 0);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM responses"), 1);
+    ck_assert_int_eq(store_rollup_check(st, &e), 1);
+
+    /* the store goes on: the retry is stored once, and replayed after */
+    ck_assert_int_eq(insert_keyed("k", "key-1", &e), 0);
+    ck_assert_int_eq(insert_keyed("k", "key-1", &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    err_release(&e);
+    ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM responses"), 2);
+    ck_assert_int_eq(store_rollup_check(st, &e), 1);
+    {
+        sqlite3_stmt *q;
+
+        ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &q, NULL), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+        ck_assert_str_eq((const char *)sqlite3_column_text(q, 0), "ok");
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+    for (int i = 0; i < 4; i++) {
+        err_release(&w[i].err);
+        response_release(&r[i]);
+    }
+    free(rec.body);
+    free(found.body);
     err_release(&e);
 }
 END_TEST
@@ -1026,6 +1137,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_responses_filter_and_page);
     tcase_add_test(tc, test_ranges_across_midnight);
     tcase_add_test(tc, test_idempotency_same_transaction);
+    tcase_add_test(tc, test_commit_failure_fails_every_write);
     tcase_add_test(tc, test_idempotency_fingerprint_collision);
     tcase_add_test(tc, test_idempotency_records_expire);
     tcase_add_test(tc, test_refused_write_in_a_group);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "blocks.h"
 #include "targets.h"
 #include "util.h"
 #include "validate.h"
@@ -424,9 +425,8 @@ static json_t *period_blocks(const struct hist *cur, const struct hist *prev,
 {
     json_t *obj = json_object(), *p = json_object();
 
-    api_metrics_blocks(obj, cur);
-    targets_annotate(obj, ts, sc);
-    api_metrics_blocks(p, prev);
+    blocks_add(obj, cur, ts, sc);
+    blocks_add(p, prev, NULL, NULL);
     json_object_set_new(obj, "previous", p);
     json_object_set_new(obj, "change", change_json(cur, prev));
     return obj;
@@ -641,7 +641,7 @@ int api_journey_overview(struct req *req, struct app *app)
 
         json_object_set_new(prev, "from", json_time(range.from - len));
         json_object_set_new(prev, "to", json_time(range.from));
-        api_metrics_blocks(prev, &st.total_prev);
+        blocks_add(prev, &st.total_prev, NULL, NULL);
         json_object_set_new(body, "previous", prev);
     }
     json_object_set_new(body, "peaks",

@@ -54,8 +54,6 @@ int api_response_filter(struct req *req, struct response_filter *f);
 
 int api_metrics_get(struct req *req, struct app *app);
 
-/* Renders the metric blocks of one group (n, nps, csat, ces, expectation, ratings) into obj. */
-void api_metrics_blocks(json_t *obj, const struct hist *h);
 
 int api_targets_list(struct req *req, struct app *app);
 int api_target_create(struct req *req, struct app *app);

@@ -3,6 +3,7 @@
  */
 #include "jsonw.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,38 @@ void jw_int(struct jw *w, int64_t v)
     if (v < 0)
         *--p = '-';
     jw_put(w, p, (size_t)(digits + sizeof(digits) - p));
+}
+
+void jw_real(struct jw *w, double v)
+{
+    char buf[40], *e;
+    int len;
+
+    if (!isfinite(v)) {
+        jw_put(w, "null", 4);
+        return;
+    }
+    /* jansson 2.14's jsonp_dtostr at its default precision (the process locale is "C") */
+    len = snprintf(buf, sizeof(buf) - 2, "%.17g", v);
+    if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+        buf[len++] = '.';
+        buf[len++] = '0';
+        buf[len] = '\0';
+    }
+    e = strchr(buf, 'e');
+    if (e) {
+        char *start = e + 1, *end = e + 2;
+
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)(len - (end - buf)) + 1);
+            len -= (int)(end - start);
+        }
+    }
+    jw_put(w, buf, (size_t)len);
 }
 
 void jw_time(struct jw *w, int64_t ms)

@@ -23,6 +23,10 @@ void jw_raw(struct jw *w, const char *text);
 /* A JSON string, escaped; NULL gives null. */
 void jw_str(struct jw *w, const char *s);
 void jw_int(struct jw *w, int64_t v);
+/* A number as jansson's json_dumps writes a real: 17 significant digits ("%.17g"), ".0" when
+ * that has neither a point nor an exponent, and the exponent without "+" or leading zeros.
+ * Not finite: null (jansson has no such reals). */
+void jw_real(struct jw *w, double v);
 /* An RFC 3339 string of ms (util_format_time). */
 void jw_time(struct jw *w, int64_t ms);
 /* The NUL-terminated text (the caller frees it); w is empty again. */

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "blocks.h"
 #include "targets.h"
 #include "util.h"
 #include "validate.h"
@@ -364,50 +365,6 @@ static int group_cmp(const void *pa, const void *pb, void *ctx)
     return 0;
 }
 
-static json_t *opt_real(struct opt o)
-{
-    return o.has ? json_real(o.value) : json_null();
-}
-
-void api_metrics_blocks(json_t *obj, const struct hist *h)
-{
-    struct nps_result nps;
-    struct csat_result csat;
-    struct ces_result ces;
-    struct expectation_result ex;
-    json_t *ratings = json_object();
-
-    metrics_nps(h, &nps);
-    metrics_csat(h, &csat);
-    metrics_ces(h, &ces);
-    metrics_expectation(h, &ex);
-    json_object_set_new(obj, "n", json_integer(h->n));
-    json_object_set_new(obj, "nps",
-                        json_pack("{s:o, s:I, s:I, s:I, s:I, s:o}", "score", opt_real(nps.score),
-                                  "n", (json_int_t)nps.n, "promoters", (json_int_t)nps.promoters,
-                                  "passives", (json_int_t)nps.passives, "detractors",
-                                  (json_int_t)nps.detractors, "moe95", opt_real(nps.moe95)));
-    json_object_set_new(obj, "csat",
-                        json_pack("{s:o, s:o, s:I}", "score", opt_real(csat.score), "mean",
-                                  opt_real(csat.mean), "n", (json_int_t)csat.n));
-    json_object_set_new(obj, "ces",
-                        json_pack("{s:o, s:o, s:I}", "mean", opt_real(ces.mean), "easy",
-                                  opt_real(ces.easy), "n", (json_int_t)ces.n));
-    json_object_set_new(obj, "expectation",
-                        json_pack("{s:o, s:I, s:I, s:I, s:I}", "index", opt_real(ex.index), "below",
-                                  (json_int_t)ex.below, "met", (json_int_t)ex.met, "exceeded",
-                                  (json_int_t)ex.exceeded, "n", (json_int_t)ex.n));
-    for (int a = 0; a < RATING_AREAS; a++) {
-        struct rating_result r;
-
-        metrics_rating(h, (enum rating_area)a, &r);
-        json_object_set_new(
-            ratings, metrics_rating_name((enum rating_area)a),
-            json_pack("{s:o, s:I}", "mean", opt_real(r.mean), "n", (json_int_t)r.n));
-    }
-    json_object_set_new(obj, "ratings", ratings);
-}
-
 /* Parses group_by ("touchpoint", "touchpoint,month") into g. */
 static int metrics_parse_group_by(const char *s, struct grouping *g, struct err *e)
 {
@@ -444,6 +401,41 @@ static int metrics_parse_group_by(const char *s, struct grouping *g, struct err 
     return 0;
 }
 
+static void key_member(struct jw *w, int *first, const char *name, const char *value)
+{
+    jw_raw(w, *first ? "\"" : ",\"");
+    jw_raw(w, name);
+    jw_raw(w, "\":");
+    jw_str(w, value);
+    *first = 0;
+}
+
+/* A group's "key": its value of each grouping, in the order asked for; a phase brings its
+ * journey along right after it (phases are keyed within their journey) unless the journey is
+ * asked for before it. */
+static void key_write(struct jw *w, const struct grouping *g, const struct group *gr)
+{
+    int journey_dim = -1, phase_dim = -1, first = 1;
+
+    for (int d = 0; d < g->ndims; d++) {
+        if (g->dims[d] == DIM_JOURNEY)
+            journey_dim = d;
+        if (g->dims[d] == DIM_PHASE)
+            phase_dim = d;
+    }
+    jw_raw(w, "{");
+    for (int d = 0; d < g->ndims; d++) {
+        if (d == journey_dim && phase_dim >= 0 && phase_dim < journey_dim)
+            continue; /* written with the phase */
+        key_member(w, &first, dim_names[g->dims[d]], gr->value[d]);
+        if (d == phase_dim && journey_dim > phase_dim)
+            key_member(w, &first, "journey", gr->value[journey_dim]);
+        else if (d == phase_dim && journey_dim < 0 && gr->journey)
+            key_member(w, &first, "journey", gr->journey);
+    }
+    jw_raw(w, "}");
+}
+
 static void grouping_release(struct grouping *g)
 {
     for (size_t i = 0; i < g->nslots; i++)
@@ -462,9 +454,9 @@ int api_metrics_get(struct req *req, struct app *app)
     struct touchpoint tp = {0};
     struct scope filter_scope = {0};
     const char *fill = req_query(req, "fill");
-    json_t *groups, *total, *body;
+    struct jw w;
     unsigned needs = SCAN_ANY;
-    size_t n = 0;
+    size_t n = 0, len;
     int ret = -1;
 
     memset(&g, 0, sizeof(g));
@@ -516,34 +508,34 @@ int api_metrics_get(struct req *req, struct app *app)
         if (g.slots[i])
             list[n++] = g.slots[i];
     qsort_r(list, n, sizeof(*list), group_cmp, &g);
-    groups = json_array();
+    jw_init(&w);
+    jw_raw(&w, "{\"groups\":[");
     for (size_t i = 0; i < n; i++) {
-        json_t *key = json_object(), *obj = json_object();
         struct scope sc = filter_scope;
 
-        for (int d = 0; d < g.ndims; d++) {
-            json_object_set_new(key, dim_names[g.dims[d]], json_opt_string(list[i]->value[d]));
-            if (g.dims[d] == DIM_PHASE && !json_object_get(key, "journey"))
-                json_object_set_new(key, "journey", json_string(list[i]->journey));
+        jw_raw(&w, i ? ",{\"key\":" : "{\"key\":");
+        key_write(&w, &g, list[i]);
+        for (int d = 0; d < g.ndims; d++)
             if (g.dims[d] == DIM_TOUCHPOINT)
                 sc.touchpoint = list[i]->value[d];
-        }
         if (list[i]->journey)
             sc.journey = list[i]->journey;
         if (list[i]->phase)
             sc.phase = list[i]->phase;
-        json_object_set_new(obj, "key", key);
-        api_metrics_blocks(obj, &list[i]->h);
-        targets_annotate(obj, &ts, &sc);
-        json_array_append_new(groups, obj);
+        jw_raw(&w, ",");
+        blocks_write(&w, &list[i]->h, &ts, &sc);
+        jw_raw(&w, "}");
     }
-    total = json_object();
-    api_metrics_blocks(total, &g.total);
-    targets_annotate(total, &ts, &filter_scope);
-    body = json_pack("{s:o, s:o}", "groups", groups, "total", total);
-    if (app->tz)
-        json_object_set_new(body, "time_zone", json_string(app->tz));
-    req_reply_json(req, HTTP_OK, body);
+    jw_raw(&w, "],\"total\":{");
+    blocks_write(&w, &g.total, &ts, &filter_scope);
+    jw_raw(&w, "}");
+    if (app->tz) {
+        jw_raw(&w, ",\"time_zone\":");
+        jw_str(&w, app->tz);
+    }
+    jw_raw(&w, "}");
+    len = w.len;
+    req_reply_raw(req, HTTP_OK, "application/json", jw_take(&w), len);
     ret = 0;
 done:
     free(list);

@@ -1,5 +1,5 @@
 /*
- * Targets: POST/GET/DELETE /v1/targets, and their resolution for metric blocks.
+ * Targets: POST/GET/DELETE /v1/targets, and their resolution for metric blocks (blocks.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,15 +10,15 @@
 #include "util.h"
 #include "validate.h"
 
+/* What a target may be set for (blocks.c compares each with its block's score). */
 static const struct {
     const char *metric;
-    const char *score; /* the member of the metric block a target compares with */
     double min, max;
 } target_metrics[] = {
-    {"nps", "score", -100, 100},
-    {"csat", "score", 0, 100},
-    {"ces", "mean", 1, 7},
-    {"expectation", "index", -100, 100},
+    {"nps", -100, 100},
+    {"csat", 0, 100},
+    {"ces", 1, 7},
+    {"expectation", -100, 100},
 };
 
 #define NMETRICS (sizeof(target_metrics) / sizeof(target_metrics[0]))
@@ -71,24 +71,6 @@ const struct target *targets_find(const struct target_set *ts, const char *metri
         }
     }
     return best;
-}
-
-void targets_annotate(json_t *group, const struct target_set *ts, const struct scope *scope)
-{
-    for (size_t m = 0; m < NMETRICS; m++) {
-        const struct target *t = targets_find(ts, target_metrics[m].metric, scope);
-        json_t *block = json_object_get(group, target_metrics[m].metric);
-        json_t *score;
-
-        if (!t || !block)
-            continue;
-        score = json_object_get(block, target_metrics[m].score);
-        json_object_set_new(block, "target",
-                            json_pack("{s:f, s:o}", "value", t->value, "met",
-                                      json_is_number(score)
-                                          ? json_boolean(json_number_value(score) >= t->value)
-                                          : json_null()));
-    }
 }
 
 static json_t *target_render(const struct target *t)

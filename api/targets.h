@@ -24,9 +24,5 @@ void targets_release(struct target_set *ts);
 /* The most specific target for metric in scope, or NULL (borrowed from ts). */
 const struct target *targets_find(const struct target_set *ts, const char *metric,
                                   const struct scope *scope);
-/* Adds "target": {"value", "met"} to each metric block of a rendered group (nps, csat, ces,
- * expectation) that has a target in scope. met compares the NPS, CSAT score, CES mean or
- * expectation index with the value (at or above is met); null without a score. */
-void targets_annotate(json_t *group, const struct target_set *ts, const struct scope *scope);
 
 #endif

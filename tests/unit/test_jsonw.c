@@ -1,10 +1,11 @@
 /*
  * api/jsonw.c: the hand-written JSON text is what jansson's json_dumps(JSON_COMPACT) gives for
  * the same values (strings with every kind of escape, UTF-8, integers at the int64 limits,
- * null), and it parses back to them.
+ * reals of every magnitude, null), and it parses back to them.
  */
 #include <check.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,70 @@ START_TEST(test_integers_and_null)
 }
 END_TEST
 
+/* jansson's own text for a real, from json_dumps */
+static char *jansson_real(double v)
+{
+    json_t *j = json_real(v);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    json_decref(j);
+    return text;
+}
+
+static void check_real(double v)
+{
+    struct jw w;
+    char *want = jansson_real(v), *got;
+
+    jw_init(&w);
+    jw_real(&w, v);
+    got = jw_take(&w);
+    ck_assert_msg(strcmp(got, want) == 0, "%.17g: jw_real wrote %s, jansson %s", v, got, want);
+    free(want);
+    free(got);
+}
+
+/* Numbers as jansson writes reals: integral values with ".0", exponents without "+" or
+ * leading zeros, 17 significant digits; and random bit patterns of every magnitude. */
+START_TEST(test_reals_match_jansson)
+{
+    static const double values[] = {0.0,      -0.0,
+                                    1.0,      -1.0,
+                                    100.0,    50.5,
+                                    1.0 / 3,  200.0 / 3,
+                                    1e16,     1e17,
+                                    1.5e300,  -2.5e-300,
+                                    1e-5,     123456789.25,
+                                    5e-324,   1e-7,
+                                    4.9e-324, 1.7976931348623157e308,
+                                    0.1,      42.857142857142854};
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    struct jw w;
+    char *got;
+
+    for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+        check_real(values[i]);
+    for (int i = 0; i < 20000; i++) {
+        double v;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        memcpy(&v, &x, sizeof(v));
+        if (isfinite(v))
+            check_real(v);
+        check_real((double)(int64_t)(x % 2000001) / 1000.0 - 1000.0); /* scores, means */
+    }
+    /* jansson has no infinite or NaN reals: null */
+    jw_init(&w);
+    jw_real(&w, INFINITY);
+    jw_real(&w, NAN);
+    got = jw_take(&w);
+    ck_assert_str_eq(got, "nullnull");
+    free(got);
+}
+END_TEST
+
 START_TEST(test_grows_past_the_first_buffer)
 {
     struct jw w;
@@ -104,6 +169,7 @@ static Suite *jsonw_suite(void)
 
     tcase_add_test(tc, test_strings_match_jansson);
     tcase_add_test(tc, test_integers_and_null);
+    tcase_add_test(tc, test_reals_match_jansson);
     tcase_add_test(tc, test_grows_past_the_first_buffer);
     tcase_add_test(tc, test_time_is_rfc3339);
     suite_add_tcase(s, tc);

@@ -1,10 +1,11 @@
 /*
  * api/targets.c: the most specific target in scope wins (touchpoint, then phase, then journey,
- * then global), and metric blocks are annotated with value and met.
+ * then global), and metric blocks (api/blocks.c) carry its value and whether it is met.
  */
 #include <check.h>
 #include <string.h>
 
+#include "blocks.h"
 #include "check_main.h"
 #include "targets.h"
 
@@ -48,39 +49,69 @@ START_TEST(test_most_specific_wins)
 }
 END_TEST
 
-START_TEST(test_annotate)
+/* h with NPS from promoters (10), passives (7) and detractors (0), and csat_high of csat_n
+ * answers at 5 (the rest at 1). */
+static void hist_of(struct hist *h, int promoters, int passives, int detractors, int csat_high,
+                    int csat_n)
 {
-    json_t *group = json_pack("{s:{s:f}, s:{s:f}, s:{s:n}}", "nps", "score", 30.0, "csat", "score",
-                              79.5, "ces", "mean");
-    struct scope sc = {"rean", "ownership", NULL};
-    json_t *t;
+    memset(h, 0, sizeof(*h));
+    h->nps[10] = promoters;
+    h->nps[7] = passives;
+    h->nps[0] = detractors;
+    h->csat[4] = csat_high;
+    h->csat[0] = csat_n - csat_high;
+    h->n = promoters + passives + detractors;
+}
 
-    targets_annotate(group, &set, &sc);
-    /* nps 30 against the rean/ownership target 35: not met */
-    t = json_object_get(json_object_get(group, "nps"), "target");
+/* The "target" member blocks_add gives metric's block in scope sc, or NULL. */
+static json_t *target_of(json_t *group, const char *metric)
+{
+    return json_object_get(json_object_get(group, metric), "target");
+}
+
+START_TEST(test_blocks_annotated)
+{
+    struct scope sc = {"rean", "ownership", NULL};
+    json_t *group = json_object(), *t;
+    struct hist h;
+
+    /* nps 30 (4 promoters, 5 passives, 1 detractor) against the rean/ownership target 35: not
+     * met; csat 79.5 (159 of 200) against 80: not met */
+    hist_of(&h, 4, 5, 1, 159, 200);
+    blocks_add(group, &h, &set, &sc);
+    t = target_of(group, "nps");
     ck_assert_double_eq_tol(json_number_value(json_object_get(t, "value")), 35, 1e-9);
     ck_assert(json_is_false(json_object_get(t, "met")));
-    /* csat 79.5 against 80: not met; at exactly 80 it would be */
-    t = json_object_get(json_object_get(group, "csat"), "target");
-    ck_assert(json_is_false(json_object_get(t, "met")));
+    ck_assert(json_is_false(json_object_get(target_of(group, "csat"), "met")));
     /* no ces target: no annotation */
-    ck_assert_ptr_null(json_object_get(json_object_get(group, "ces"), "target"));
+    ck_assert_ptr_null(target_of(group, "ces"));
     json_decref(group);
 
-    group = json_pack("{s:{s:f}, s:{s:n}}", "nps", "score", 40.0, "csat", "score");
+    /* csat exactly 80 (160 of 200): met */
+    group = json_object();
+    hist_of(&h, 4, 5, 1, 160, 200);
+    blocks_add(group, &h, &set, &sc);
+    ck_assert(json_is_true(json_object_get(target_of(group, "csat"), "met")));
+    json_decref(group);
+
+    /* nps 40 (5, 4, 1) against the installation target 40: met */
+    group = json_object();
     sc.journey = "purchase";
     sc.phase = "ownership";
     sc.touchpoint = "installation";
-    targets_annotate(group, &set, &sc);
-    t = json_object_get(json_object_get(group, "nps"), "target");
-    ck_assert(json_is_true(json_object_get(t, "met"))); /* 40 >= 40 */
+    hist_of(&h, 5, 4, 1, 0, 0);
+    blocks_add(group, &h, &set, &sc);
+    ck_assert(json_is_true(json_object_get(target_of(group, "nps"), "met")));
     json_decref(group);
 
-    group = json_pack("{s:{s:n}}", "nps", "score");
+    /* no NPS answers: met unknown */
+    group = json_object();
     sc.touchpoint = NULL;
-    targets_annotate(group, &set, &sc);
-    t = json_object_get(json_object_get(group, "nps"), "target");
-    ck_assert(json_is_null(json_object_get(t, "met"))); /* no score: unknown */
+    hist_of(&h, 0, 0, 0, 0, 0);
+    blocks_add(group, &h, &set, &sc);
+    t = target_of(group, "nps");
+    ck_assert_double_eq_tol(json_number_value(json_object_get(t, "value")), 30, 1e-9);
+    ck_assert(json_is_null(json_object_get(t, "met")));
     json_decref(group);
 }
 END_TEST
@@ -91,7 +122,7 @@ static Suite *targets_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_loop_test(tc, test_most_specific_wins, 0, sizeof(cases) / sizeof(cases[0]));
-    tcase_add_test(tc, test_annotate);
+    tcase_add_test(tc, test_blocks_annotated);
     suite_add_tcase(s, tc);
     return s;
 }

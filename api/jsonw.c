@@ -97,17 +97,101 @@ void jw_int(struct jw *w, int64_t v)
     jw_put(w, p, (size_t)(digits + sizeof(digits) - p));
 }
 
+/* The 17 significant digits of a (1e-3 <= a < 1e14) as printf's "%.17g" writes them, into
+ * buf (at least 24 bytes): a is m * 2^e exactly, so a * 10^k (k = 16 - its decimal exponent)
+ * is m * 10^k / 2^-e, which fits in 128 bits here, rounded half to even as glibc rounds.
+ * printf's exact conversion was the largest cost of a metrics reply (a dozen numbers a group). */
+static int real_fixed17(double a, char *buf)
+{
+    static const uint64_t pow10[] = {1ULL,
+                                     10ULL,
+                                     100ULL,
+                                     1000ULL,
+                                     10000ULL,
+                                     100000ULL,
+                                     1000000ULL,
+                                     10000000ULL,
+                                     100000000ULL,
+                                     1000000000ULL,
+                                     10000000000ULL,
+                                     100000000000ULL,
+                                     1000000000000ULL,
+                                     10000000000000ULL,
+                                     100000000000000ULL,
+                                     1000000000000000ULL,
+                                     10000000000000000ULL,
+                                     100000000000000000ULL,
+                                     1000000000000000000ULL,
+                                     10000000000000000000ULL};
+    const uint64_t lo = pow10[16], hi = pow10[17];
+    int ex, x = (int)floor(log10(a)), len = 0;
+    uint64_t m = (uint64_t)ldexp(frexp(a, &ex), 53), d = 0;
+    int shift = 53 - ex; /* a = m / 2^shift, shift from 6 to 62 here */
+    char digits[18];
+
+    for (int tries = 0; tries < 3; tries++) {
+        int k = 16 - x; /* 3 to 19 here */
+        unsigned __int128 p, r, half;
+
+        if (k < 0 || k > 19)
+            return -1;
+        p = (unsigned __int128)m * pow10[k];
+        d = (uint64_t)(p >> shift);
+        r = p & (((unsigned __int128)1 << shift) - 1);
+        half = (unsigned __int128)1 << (shift - 1);
+        if (r > half || (r == half && (d & 1)))
+            d++;
+        if (d >= hi) /* x was too small, or a rounded up to 10^(x+1): again with x + 1 */
+            x++;
+        else if (d < lo)
+            x--;
+        else
+            break;
+    }
+    if (d < lo || d >= hi || x < -4 || x >= 17)
+        return -1;
+    for (int i = 16; i >= 0; i--, d /= 10)
+        digits[i] = (char)('0' + d % 10);
+    if (x < 0) {
+        buf[len++] = '0';
+        buf[len++] = '.';
+        for (int i = -1; i > x; i--)
+            buf[len++] = '0';
+        memcpy(buf + len, digits, 17);
+        len += 17;
+    } else {
+        memcpy(buf, digits, (size_t)x + 1);
+        len = x + 1;
+        buf[len++] = '.';
+        memcpy(buf + len, digits + x + 1, (size_t)(16 - x));
+        len += 16 - x;
+    }
+    while (buf[len - 1] == '0') /* %g drops trailing zeros, and then the point */
+        len--;
+    if (buf[len - 1] == '.')
+        len--;
+    buf[len] = '\0';
+    return len;
+}
+
 void jw_real(struct jw *w, double v)
 {
     char buf[40], *e;
-    int len;
+    int len = -1;
 
     if (!isfinite(v)) {
         jw_put(w, "null", 4);
         return;
     }
     /* jansson 2.14's jsonp_dtostr at its default precision (the process locale is "C") */
-    len = snprintf(buf, sizeof(buf) - 2, "%.17g", v);
+    if (fabs(v) >= 1e-3 && fabs(v) < 1e14) {
+        buf[0] = '-';
+        len = real_fixed17(fabs(v), buf + (v < 0));
+        if (len >= 0)
+            len += v < 0;
+    }
+    if (len < 0)
+        len = snprintf(buf, sizeof(buf) - 2, "%.17g", v);
     if (!strchr(buf, '.') && !strchr(buf, 'e')) {
         buf[len++] = '.';
         buf[len++] = '0';

@@ -91,7 +91,8 @@ static void check_real(double v)
 }
 
 /* Numbers as jansson writes reals: integral values with ".0", exponents without "+" or
- * leading zeros, 17 significant digits; and random bit patterns of every magnitude. */
+ * leading zeros, 17 significant digits (rounded as glibc's printf rounds); random bit patterns
+ * of every magnitude. */
 START_TEST(test_reals_match_jansson)
 {
     static const double values[] = {0.0,      -0.0,
@@ -120,6 +121,21 @@ START_TEST(test_reals_match_jansson)
         if (isfinite(v))
             check_real(v);
         check_real((double)(int64_t)(x % 2000001) / 1000.0 - 1000.0); /* scores, means */
+    }
+    /* where jw_real converts by itself (1e-3 to 1e14): every magnitude, and exact ties at the
+     * 17th digit (13 integer digits and an odd number of 32nds), which glibc rounds to even */
+    for (int i = 0; i < 200000; i++) {
+        double mag, v;
+
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        mag = pow(10.0, -3.5 + 18.0 * (double)(x >> 11) / 9007199254740992.0);
+        v = (x & 1) ? -mag : mag;
+        check_real(v);
+        check_real((double)(1000000000000LL + (int64_t)(x % 9000000000000ULL)) +
+                   (double)((x >> 45) % 16 * 2 + 1) / 32.0);
+        check_real((double)(int64_t)(x % 100000) / 8.0);
     }
     /* jansson has no infinite or NaN reals: null */
     jw_init(&w);

@@ -184,6 +184,10 @@ void jw_real(struct jw *w, double v)
         return;
     }
     /* jansson 2.14's jsonp_dtostr at its default precision (the process locale is "C") */
+    if (v == 0) {
+        jw_put(w, signbit(v) ? "-0.0" : "0.0", signbit(v) ? 4 : 3);
+        return;
+    }
     if (fabs(v) >= 1e-3 && fabs(v) < 1e14) {
         buf[0] = '-';
         len = real_fixed17(fabs(v), buf + (v < 0));

@@ -154,6 +154,18 @@ static const char *dim_value(enum dim d, const struct metric_row *row, char *buf
     }
 }
 
+/* Appends s to the id of len characters in a buffer of size bytes, cut to fit. */
+static size_t id_put(char *id, size_t size, size_t len, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n > size - 1 - len)
+        n = size - 1 - len;
+    memcpy(id + len, s, n);
+    id[len + n] = '\0';
+    return len + n;
+}
+
 /* Finds or creates the group of the values vals. journey (for phase groups, the phase's) and
  * phase are recorded on creation when the grouping fixes them. NULL when there are too many
  * groups. */
@@ -165,13 +177,16 @@ static struct group *grouping_get(struct grouping *g, const char *const *vals, c
     struct group *gr;
     int fixes_journey = 0, fixes_phase = 0;
 
+    id[0] = '\0';
     for (int i = 0; i < g->ndims; i++) {
-        /* \x1e marks null, \x1f separates; neither can occur in stored values */
-        len += (size_t)snprintf(id + len, sizeof(id) - len, "%s%s%s\x1f",
-                                g->dims[i] == DIM_PHASE ? journey : "",
-                                g->dims[i] == DIM_PHASE ? "\x1f" : "", vals[i] ? vals[i] : "\x1e");
-        if (len >= sizeof(id))
-            len = sizeof(id) - 1;
+        /* \x1e marks null, \x1f separates; neither can occur in stored values (this runs for
+         * every rollup row a scan reads: no snprintf) */
+        if (g->dims[i] == DIM_PHASE) {
+            len = id_put(id, sizeof(id), len, journey ? journey : "\x1e");
+            len = id_put(id, sizeof(id), len, "\x1f");
+        }
+        len = id_put(id, sizeof(id), len, vals[i] ? vals[i] : "\x1e");
+        len = id_put(id, sizeof(id), len, "\x1f");
         if (g->dims[i] == DIM_JOURNEY || g->dims[i] == DIM_PHASE || g->dims[i] == DIM_TOUCHPOINT)
             fixes_journey = 1;
         if (g->dims[i] == DIM_PHASE || g->dims[i] == DIM_TOUCHPOINT)

@@ -174,6 +174,10 @@ void conn_close(struct conn *c)
         return;
     for (int i = 0; i < CONN_STMT_CACHE; i++)
         sqlite3_finalize(c->cache[i].stmt);
+    for (int i = 0; i < CONN_TEXT_CACHE; i++) {
+        sqlite3_finalize(c->text_cache[i].stmt);
+        free(c->text_cache[i].sql);
+    }
     sqlite3_close(c->db);
     free(c);
 }
@@ -201,6 +205,35 @@ sqlite3_stmt *conn_stmt(struct conn *c, const char *sql, struct err *e)
     }
     c->cache[i].sql = sql;
     return c->cache[i].stmt;
+}
+
+sqlite3_stmt *conn_stmt_text(struct conn *c, const char *sql, struct err *e)
+{
+    int i, slot = -1, rc;
+    sqlite3_stmt *st;
+
+    for (i = 0; i < CONN_TEXT_CACHE; i++) {
+        if (c->text_cache[i].sql && strcmp(c->text_cache[i].sql, sql) == 0) {
+            sqlite3_reset(c->text_cache[i].stmt);
+            sqlite3_clear_bindings(c->text_cache[i].stmt);
+            return c->text_cache[i].stmt;
+        }
+        if (!c->text_cache[i].sql && slot < 0)
+            slot = i;
+    }
+    rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlerr(e, c->db, rc, "prepare");
+        return NULL;
+    }
+    if (slot < 0) {
+        slot = (int)(c->text_next++ % CONN_TEXT_CACHE);
+        sqlite3_finalize(c->text_cache[slot].stmt);
+        free(c->text_cache[slot].sql);
+    }
+    c->text_cache[slot].sql = xstrdup(sql);
+    c->text_cache[slot].stmt = st;
+    return st;
 }
 
 struct conn *reader_get(struct store *s, struct err *e)
@@ -231,6 +264,9 @@ void reader_put(struct store *s, struct conn *c)
     /* Leave no statement open: an open read statement would pin an old WAL snapshot. */
     for (int i = 0; i < CONN_STMT_CACHE && c->cache[i].sql; i++)
         sqlite3_reset(c->cache[i].stmt);
+    for (int i = 0; i < CONN_TEXT_CACHE; i++)
+        if (c->text_cache[i].stmt)
+            sqlite3_reset(c->text_cache[i].stmt);
     pthread_mutex_lock(&s->pool_lock);
     c->next = s->idle;
     s->idle = c;

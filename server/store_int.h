@@ -14,8 +14,11 @@
 
 #define CONN_STMT_CACHE 64
 
-/* One SQLite connection with its cache of prepared statements, keyed by the SQL text's
- * address (every cached statement is a string literal). */
+#define CONN_TEXT_CACHE 32
+
+/* One SQLite connection with its caches of prepared statements: one keyed by the SQL text's
+ * address (string literals), one by the text (statements put together per request, such as a
+ * metrics scan's with its filters; the least recently prepared goes when it is full). */
 struct conn {
     sqlite3 *db;
     struct conn *next; /* in the store's free list */
@@ -23,6 +26,11 @@ struct conn {
         const char *sql;
         sqlite3_stmt *stmt;
     } cache[CONN_STMT_CACHE];
+    struct {
+        char *sql; /* owned */
+        sqlite3_stmt *stmt;
+    } text_cache[CONN_TEXT_CACHE];
+    unsigned text_next; /* the entry a statement not cached yet replaces when all are taken */
 };
 
 struct store {
@@ -125,6 +133,9 @@ int conn_open(const char *path, int readonly, struct conn **out, struct err *e);
 void conn_close(struct conn *c);
 /* A cached prepared statement for a string literal, reset and unbound; NULL on error (e set). */
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql, struct err *e);
+/* The same for SQL text built at run time (compared as text; the cache keeps a copy). Reset
+ * the statement after use; never finalize it. */
+sqlite3_stmt *conn_stmt_text(struct conn *c, const char *sql, struct err *e);
 
 /* Borrows a read connection (returned by reader_put). NULL on error. */
 struct conn *reader_get(struct store *s, struct err *e);

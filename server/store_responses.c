@@ -251,7 +251,7 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st = NULL;
     char sql[1024] = RESPONSE_SELECT "WHERE r.id > ?";
-    int rc, i = 2, ret = -1;
+    int i = 2, ret = -1;
 
     *items = NULL;
     *n = 0;
@@ -267,11 +267,8 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
                 sizeof(sql) - strlen(sql) - 1);
     filter_sql(f, sql, sizeof(sql));
     strncat(sql, " ORDER BY r.id LIMIT ?", sizeof(sql) - strlen(sql) - 1);
-    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK) {
-        store_sqlerr(e, c->db, rc, "response list");
+    if (!(st = conn_stmt_text(c, sql, e)))
         goto done;
-    }
     sqlite3_bind_int64(st, 1, f->after_id);
     if (f->has_from) {
         sqlite3_bind_int64(st, i++, f->from);
@@ -285,8 +282,7 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), response_from_row,
                        "response list", e);
 done:
-    sqlite3_finalize(st);
-    reader_put(s, c);
+    reader_put(s, c); /* resets st */
     return ret;
 }
 
@@ -352,9 +348,8 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int kind
              detailed ? "r.channel, r.segment" : "NULL, NULL", bucket_col, tables[kind][detailed],
              SCAN_JOIN, bucket_col, bucket_col);
     filter_sql(f, sql, sizeof(sql));
-    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
-    if (rc != SQLITE_OK)
-        return store_sqlerr(e, c->db, rc, "metrics scan");
+    if (!(st = conn_stmt_text(c, sql, e)))
+        return -1;
     sqlite3_bind_int64(st, 1, lo);
     sqlite3_bind_int64(st, 2, hi);
     filter_bind(st, f, 3);
@@ -369,13 +364,13 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int kind
                                               : bucket * HOUR_MS;
         }
         if (rollup_hist_read(st, 7, 8, &h) < 0) {
-            sqlite3_finalize(st);
+            sqlite3_reset(st);
             return err_set(e, ERR_INTERNAL, "a %s row holds no histogram (polku rollup rebuild)",
                            tables[kind][detailed]);
         }
         scan_emit(st, last_start, &h, cb, ctx);
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
 }
 

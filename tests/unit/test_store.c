@@ -673,6 +673,58 @@ START_TEST(test_metrics_scan)
 }
 END_TEST
 
+/* Statements put together per request (filters, ranges) are cached per connection by their
+ * text, 32 at most: 128 filter combinations, twice over, so that statements are reused with
+ * other values and evicted and prepared again, list and count what a plain loop over the
+ * stored responses says. */
+START_TEST(test_statements_built_per_request)
+{
+    int64_t base = 1790812800000LL; /* 2026-10-01 */
+    struct err e;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    add_touchpoint("delivery", "purchase", "ownership");
+    for (int i = 0; i < 10; i++)
+        add_response(i % 2 ? "checkout" : "delivery", i, i % 3 ? "web" : "email",
+                     base + i * 3600 * 1000LL);
+    err_init(&e);
+    for (int round = 0; round < 2; round++) {
+        for (int bits = 0; bits < 128; bits++) {
+            struct response_filter f = {.limit = 100};
+            struct response *items;
+            struct scan_totals t;
+            size_t n;
+            int want = 0;
+
+            f.has_from = bits & 1;
+            f.from = base + 2 * 3600 * 1000LL + round; /* other values in the second round */
+            f.has_to = (bits >> 1) & 1;
+            f.to = base + 7 * 3600 * 1000LL;
+            f.touchpoint = bits & 4 ? "checkout" : NULL;
+            f.channel = bits & 8 ? "web" : NULL;
+            f.journey = bits & 16 ? "purchase" : NULL;
+            f.phase = bits & 32 ? "ownership" : NULL;
+            f.segment = bits & 64 ? "smb" : NULL; /* none has a segment */
+            for (int i = 0; i < 10; i++)
+                want += (!f.has_from || i >= 3 - !round) && (!f.has_to || i < 7) &&
+                        (!f.touchpoint || i % 2) && (!f.channel || i % 3) &&
+                        (!f.phase || i % 2 == 0) && !f.segment;
+            ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+            ck_assert_msg((int)n == want, "list %d, round %d: %zu, want %d", bits, round, n, want);
+            for (size_t i = 0; i < n; i++)
+                response_release(&items[i]);
+            free(items);
+            memset(&t, 0, sizeof(t));
+            ck_assert_msg(store_metrics_scan(st, &f, SCAN_DETAIL, scan_cb, &t, &e) == 0,
+                          "scan %d: %s", bits, e.detail);
+            ck_assert_msg(t.h.n == want, "scan %d, round %d: %lld, want %d", bits, round,
+                          (long long)t.h.n, want);
+        }
+    }
+    err_release(&e);
+}
+END_TEST
+
 START_TEST(test_version_and_persistence)
 {
     struct response r;
@@ -1138,6 +1190,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_ranges_across_midnight);
     tcase_add_test(tc, test_idempotency_same_transaction);
     tcase_add_test(tc, test_commit_failure_fails_every_write);
+    tcase_add_test(tc, test_statements_built_per_request);
     tcase_add_test(tc, test_idempotency_fingerprint_collision);
     tcase_add_test(tc, test_idempotency_records_expire);
     tcase_add_test(tc, test_refused_write_in_a_group);

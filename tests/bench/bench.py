@@ -12,7 +12,8 @@ Measures, each figure the median of BENCH_RUNS runs (default 3) taken in this on
   2. POST /v1/responses/batch with 1000-item bodies, a few connections: rows/s.
   3. GET /v1/metrics at every size of BENCH_SIZES (default "1000000 10000000") responses, with
      wrk -t1 -c1 and no If-None-Match (every request computed), beside the same aggregate as a
-     raw GROUP BY over the responses table with the sqlite3 CLI (timed by hyperfine).
+     raw GROUP BY over the responses table with the sqlite3 CLI (timed by hyperfine); at the
+     largest size the same queries again with wrk -t2 -c64 (many dashboards at once).
   4. 304 polls: GET /v1/metrics?group_by=touchpoint with If-None-Match, wrk -t2 -c64.
 The databases of step 3 are filled by tests/bench/load.c (Polku's own store) and cached under
 BUILD/bench/, keyed by size and by a hash of the schema and the loader; they are made again only
@@ -473,6 +474,7 @@ class Bench:
                     res[label]["api"].append(r)
                     self.cmds["metrics"] = show_cmd(cmd, self.key, srv.port)
             if polls:
+                self.concurrent(srv, size, qs)
                 self.polls(srv, etag)
         finally:
             rc = srv.stop()
@@ -506,6 +508,28 @@ class Bench:
                 if os.path.exists(db + suffix):
                     os.unlink(db + suffix)
         self.results.setdefault("metrics", {})[size] = res
+
+    def concurrent(self, srv, size, qs):
+        """The issue's metrics queries at 64 connections, every request computed: what a
+        server can answer per second when many dashboards ask at once without ETags."""
+        o = self.o
+        res = {}
+        for i in range(o.runs):
+            for label, path, _ in qs:
+                if label.endswith(EXTRA):
+                    continue
+                note("metrics at %d, 64 connections: %s, run %d of %d" % (size, label, i + 1,
+                                                                          o.runs))
+                cpu0 = srv.cpu_seconds()
+                cmd, r = wrk(srv.url + path, os.path.join(HERE, "wrk_get.lua"), 2, 64,
+                             o.metrics_duration, ["Authorization: Bearer " + self.key])
+                r["server_cpus"] = (srv.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
+                if r["errors"]:
+                    self.problems.append("metrics at %d, 64 connections, %s: %d errors" % (
+                        size, label, r["errors"]))
+                res.setdefault(label, []).append(r)
+                self.cmds["metrics c64"] = show_cmd(cmd, self.key, srv.port)
+        self.results["metrics_c64"] = {"size": size, "res": res}
 
     def polls(self, srv, etag):
         o = self.o
@@ -640,6 +664,19 @@ def report(b, loads, started):
                                 "-" if ratio is None else "%.0fx" % ratio, (ratio or 0) >= 500))
         log(table(rows, ["query", "groups", "p50 ms", "p99 ms", "req/s", "raw ms",
                          "raw/rollup p50"]))
+
+    if "metrics_c64" in R:
+        mc = R["metrics_c64"]
+        log("")
+        log("3b. The same queries over %s responses at 64 connections: wrk -t2 -c64 -d%ds, no "
+            "If-None-Match (every request computed)" % (fmt_int(mc["size"]), o.metrics_duration))
+        rows = []
+        for label, rs in mc["res"].items():
+            m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "server_cpus",
+                                                      "client_cpus")}
+            rows.append([label, fmt_int(m["rps"]), fmt_ms(m["p50_us"]), fmt_ms(m["p99_us"]),
+                         cpus(m), " ".join(fmt_int(r["rps"]) for r in rs)])
+        log(table(rows, ["query", "req/s", "p50 ms", "p99 ms", "CPUs srv/wrk", "runs (req/s)"]))
 
     if "polls" in R:
         rs = R["polls"]

@@ -134,7 +134,8 @@ void conn_close(struct conn *c);
 /* A cached prepared statement for a string literal, reset and unbound; NULL on error (e set). */
 sqlite3_stmt *conn_stmt(struct conn *c, const char *sql, struct err *e);
 /* The same for SQL text built at run time (compared as text; the cache keeps a copy). Reset
- * the statement after use; never finalize it. */
+ * the statement after use; never finalize it. Step one such statement at a time: asking for the
+ * same text again resets it, and asking for 32 others may finalize it. */
 sqlite3_stmt *conn_stmt_text(struct conn *c, const char *sql, struct err *e);
 
 /* Borrows a read connection (returned by reader_put). NULL on error. */

@@ -127,10 +127,9 @@ static int is_time_dim(enum dim d)
 /* The calendar key of time ms for a time dimension, into buf. */
 static void time_key(enum dim d, int64_t ms, char *buf, size_t len)
 {
-    time_t t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
     struct tm tm;
 
-    localtime_r(&t, &tm);
+    util_local_tm(ms, &tm);
     strftime(buf, len, d == DIM_DAY ? "%Y-%m-%d" : d == DIM_WEEK ? "%G-W%V" : "%Y-%m", &tm);
 }
 

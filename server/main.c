@@ -36,8 +36,7 @@ static int main_set_tz(const char *tz, struct err *e)
         if (access(path, R_OK) != 0)
             return err_set(e, ERR_BAD_REQUEST, "unknown time zone %.100s (no %s)", tz, path);
     }
-    setenv("TZ", tz, 1);
-    tzset();
+    util_set_tz(tz);
     return 0;
 }
 

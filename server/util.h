@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Allocation that aborts on failure. Returned pointers are new. */
 void *xmalloc(size_t n);
@@ -29,6 +30,12 @@ int util_parse_time(const char *s, int allow_date, int64_t *ms);
 /* Formats ms as "2026-10-01T12:00:00Z" (or with ".123" when ms has a fraction). buf >= 32. */
 void util_format_time(int64_t ms, char *buf, size_t len);
 
+/* Sets the process time zone (TZ) for every conversion below. The only way to change it: the
+ * conversions remember local times per thread until this is called. Call it before threads
+ * start (main does, from POLKU_TZ; tests may call it between cases). */
+void util_set_tz(const char *tz);
+/* The local time of ms (floored to its second) in the process zone. */
+void util_local_tm(int64_t ms, struct tm *tm);
 /* Calendar buckets in the reporting time zone (the process TZ): the local date of ms as days
  * since 1970-01-01, the local month as year * 12 + month - 1, and the instants (ms) at which a
  * local day or month starts. */

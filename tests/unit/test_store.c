@@ -795,23 +795,20 @@ static const char *const rr_phases[] = {"purchase", "ownership", "ownership"};
  * longer than half an hour and read as the hour less 15 minutes of the day before. */
 static void rollup_setup_kathmandu(void)
 {
-    setenv("TZ", "Asia/Kathmandu", 1);
-    tzset();
+    util_set_tz("Asia/Kathmandu");
     setup();
 }
 
 static void rollup_setup(void)
 {
-    setenv("TZ", "America/New_York", 1); /* DST changes inside the data's span */
-    tzset();
+    util_set_tz("America/New_York"); /* DST changes inside the data's span */
     setup();
 }
 
 static void rollup_teardown(void)
 {
     teardown();
-    setenv("TZ", "UTC", 1);
-    tzset();
+    util_set_tz("UTC");
 }
 
 static void rr_hist(struct hist *h, const struct rr_item *it)

@@ -88,17 +88,14 @@ START_TEST(test_parse_date_in_zone)
 {
     int64_t ms;
 
-    setenv("TZ", "UTC", 1);
-    tzset();
+    util_set_tz("UTC");
     ck_assert_int_eq(util_parse_time("2026-10-01", 1, &ms), 0);
     ck_assert_int_eq(ms, 1790812800000LL);
     /* Helsinki is UTC+3 in summer time: local midnight is 21:00 UTC the day before */
-    setenv("TZ", "Europe/Helsinki", 1);
-    tzset();
+    util_set_tz("Europe/Helsinki");
     ck_assert_int_eq(util_parse_time("2026-10-01", 1, &ms), 0);
     ck_assert_int_eq(ms, 1790812800000LL - 3 * 3600 * 1000);
-    setenv("TZ", "UTC", 1);
-    tzset();
+    util_set_tz("UTC");
     ck_assert_int_eq(util_parse_time("2026-10-32", 1, &ms), -1);
 }
 END_TEST
@@ -112,8 +109,7 @@ START_TEST(test_day_start_where_midnight_repeats)
                                   "Europe/Helsinki"};
     int64_t ms;
 
-    setenv("TZ", "America/Havana", 1);
-    tzset();
+    util_set_tz("America/Havana");
     /* 2026-11-01: clocks go back from 01:00 to 00:00, so midnight comes twice; the day
      * begins at the first one, 00:00 CDT = 04:00 UTC (not 05:00) */
     ck_assert_int_eq(util_day_start(20758) /* 2026-11-01 */, 1793505600000LL);
@@ -122,8 +118,7 @@ START_TEST(test_day_start_where_midnight_repeats)
     /* 2026-03-08: clocks go from 00:00 to 01:00; the day begins at 01:00 CDT = 05:00 UTC */
     ck_assert_int_eq(util_day_start(20520) /* 2026-03-08 */, 1772946000000LL);
     for (size_t z = 0; z < sizeof(zones) / sizeof(zones[0]); z++) {
-        setenv("TZ", zones[z], 1);
-        tzset();
+        util_set_tz(zones[z]);
         /* every day of 2010-2027 (Apia skipped 2011-12-30 altogether) */
         for (int64_t day = 14610; day < 21184; day++) {
             int64_t start = util_day_start(day);
@@ -133,8 +128,7 @@ START_TEST(test_day_start_where_midnight_repeats)
                           (long long)start);
         }
     }
-    setenv("TZ", "UTC", 1);
-    tzset();
+    util_set_tz("UTC");
 }
 END_TEST
 
@@ -233,6 +227,42 @@ START_TEST(test_ct_equal_and_text)
 }
 END_TEST
 
+/* Local times are remembered per thread (util.c): every lookup, repeated or colliding, agrees
+ * with localtime_r, and util_set_tz makes the remembered ones stale. */
+START_TEST(test_local_times_remembered)
+{
+    int64_t ms = 1795644000123LL; /* 2026-11-25T22:00:00.123Z: already the 26th in Kathmandu */
+    int64_t day;
+    uint64_t x = 12345;
+
+    util_set_tz("America/New_York");
+    for (int i = 0; i < 20000; i++) {
+        time_t t;
+        struct tm want, got;
+
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        t = (time_t)(1262304000 + (x >> 33) % 600000000); /* 2010 to 2029 */
+        if (i % 3 == 0)
+            t = 1795644000 + (time_t)(i % 700) * 86400; /* days again and again */
+        localtime_r(&t, &want);
+        util_local_tm((int64_t)t * 1000 + 999, &got);
+        ck_assert_int_eq(got.tm_year, want.tm_year);
+        ck_assert_int_eq(got.tm_yday, want.tm_yday);
+        ck_assert_int_eq(got.tm_hour, want.tm_hour);
+        ck_assert_int_eq(got.tm_min, want.tm_min);
+        ck_assert_int_eq(got.tm_sec, want.tm_sec);
+        ck_assert_int_eq(got.tm_gmtoff, want.tm_gmtoff);
+    }
+    util_set_tz("UTC");
+    day = util_local_day(ms);
+    ck_assert_int_eq(util_local_day(ms), day);
+    util_set_tz("Asia/Kathmandu");
+    ck_assert_int_eq(util_local_day(ms), day + 1);
+    util_set_tz("UTC");
+    ck_assert_int_eq(util_local_day(ms), day);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
     Suite *s = suite_create("util");
@@ -240,6 +270,7 @@ static Suite *util_suite(void)
 
     tcase_add_loop_test(tc, test_sha256_vectors, 0, sizeof(sha_cases) / sizeof(sha_cases[0]));
     tcase_add_test(tc, test_sha256_million_a);
+    tcase_add_test(tc, test_local_times_remembered);
     tcase_add_loop_test(tc, test_parse_time, 0, sizeof(time_cases) / sizeof(time_cases[0]));
     tcase_add_test(tc, test_parse_date_in_zone);
     tcase_add_test(tc, test_day_start_where_midnight_repeats);

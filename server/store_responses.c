@@ -297,37 +297,124 @@ done:
 #define DAY_MIN (-1000000LL)
 #define DAY_MAX 10000000LL
 
-static void scan_emit(sqlite3_stmt *st, int64_t time, const struct hist *h,
-                      void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
-{
-    struct metric_row row;
-    const char *channel = (const char *)sqlite3_column_text(st, 4);
-    const char *segment = (const char *)sqlite3_column_text(st, 5);
-
-    row.journey = (const char *)sqlite3_column_text(st, 0);
-    row.phase = (const char *)sqlite3_column_text(st, 1);
-    row.phase_position = sqlite3_column_int(st, 2);
-    row.touchpoint = (const char *)sqlite3_column_text(st, 3);
-    row.channel = channel && *channel ? channel : NULL;
-    row.segment = segment && *segment ? segment : NULL;
-    row.time = time;
-    row.hist = h;
-    cb(&row, ctx);
-}
-
 #define SCAN_JOIN                                                                                  \
     " r JOIN touchpoints t ON t.id = r.touchpoint_id JOIN phases p ON p.id = t.phase_id "          \
     "JOIN journeys j ON j.id = p.journey_id "
+
+/* A touchpoint with responses on the day of a part (and with its keys, the catalog a scan
+ * reports). */
+struct part_tp {
+    int64_t id, n, late;
+    char *journey, *phase, *touchpoint;
+    int position;
+};
+
+static void part_tp_release(struct part_tp *t)
+{
+    free(t->journey);
+    free(t->phase);
+    free(t->touchpoint);
+}
+
+static void part_tps_free(struct part_tp *tps, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        part_tp_release(&tps[i]);
+    free(tps);
+}
+
+/* Binds f's journey, phase and touchpoint to ?2-?4 of PART_TPS or HOUR_TPS. */
+static void part_bind_filters(sqlite3_stmt *st, const struct response_filter *f)
+{
+    bind_text(st, 2, f->journey);
+    bind_text(st, 3, f->phase);
+    bind_text(st, 4, f->touchpoint);
+}
+
+/* Reads the first five columns of SCAN_TPS, PART_TPS or HOUR_TPS: id, journey, phase, position,
+ * key. */
+static void part_tp_read(sqlite3_stmt *st, struct part_tp *t)
+{
+    t->id = sqlite3_column_int64(st, 0);
+    t->journey = col_text(st, 1);
+    t->phase = col_text(st, 2);
+    t->position = sqlite3_column_int(st, 3);
+    t->touchpoint = col_text(st, 4);
+}
+
+/* The touchpoints a scan reports, sorted by id: those matching f's journey, phase and
+ * touchpoint, with the keys its rows carry. Rollup rows are read without joining the catalog
+ * for every row (three lookups a row were about a tenth of a metrics request). */
+struct scan_tps {
+    struct part_tp *tp;
+    size_t n;
+    int filtered; /* f fixes the journey, phase or touchpoint: only these touchpoints' rows */
+};
+
+#define SCAN_TPS                                                                                   \
+    "SELECT t.id, j.key, p.key, p.position, t.key FROM touchpoints t "                             \
+    "JOIN phases p ON p.id = t.phase_id JOIN journeys j ON j.id = p.journey_id "                   \
+    "WHERE (?2 IS NULL OR j.key = ?2) AND (?3 IS NULL OR p.key = ?3) "                             \
+    "AND (?4 IS NULL OR t.key = ?4) ORDER BY t.id"
+
+static int scan_tps_load(struct conn *c, const struct response_filter *f, struct scan_tps *out,
+                         struct err *e)
+{
+    sqlite3_stmt *st = conn_stmt(c, SCAN_TPS, e);
+    size_t cap = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    out->filtered = f->journey || f->phase || f->touchpoint;
+    if (!st)
+        return -1;
+    part_bind_filters(st, f);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out->n == cap) {
+            cap = cap ? cap * 2 : 32;
+            out->tp = xrealloc(out->tp, cap * sizeof(*out->tp));
+        }
+        memset(&out->tp[out->n], 0, sizeof(out->tp[out->n]));
+        part_tp_read(st, &out->tp[out->n++]);
+    }
+    sqlite3_reset(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    part_tps_free(out->tp, out->n);
+    memset(out, 0, sizeof(*out));
+    return store_sqlerr(e, c->db, rc, "metrics scan");
+}
+
+static const struct part_tp *scan_tps_find(const struct scan_tps *tps, int64_t id)
+{
+    size_t lo = 0, hi = tps->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (tps->tp[mid].id == id)
+            return &tps->tp[mid];
+        if (tps->tp[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Touchpoints listed in a rollup query by id (when f picks some): more and the rows are
+ * picked here instead. */
+#define SCAN_TPS_LISTED 256
 
 enum { ROLLUP_DAY, ROLLUP_MONTH, ROLLUP_HOUR };
 
 #define HOUR_MS 3600000LL
 
 /* Rollup buckets [lo, hi) of the day, month or UTC hour rollups, detailed (per channel and
- * segment; not hours) or coarse (per touchpoint). With timed, each row carries its bucket's
- * start. */
-static int scan_rollup(struct conn *c, const struct response_filter *f, int kind, int detailed,
-                       int timed, int64_t lo, int64_t hi,
+ * segment; not hours) or coarse (per touchpoint), of the touchpoints of tps. With timed, each
+ * row carries its bucket's start. */
+static int scan_rollup(struct conn *c, const struct response_filter *f, const struct scan_tps *tps,
+                       int kind, int detailed, int timed, int64_t lo, int64_t hi,
                        void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                        struct err *e)
 {
@@ -336,39 +423,70 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, int kind
                                              {"rollup_hour_tp", "rollup_hour_tp"}};
     static const char *const bucket_cols[3] = {"day", "month", "hour"};
     const char *bucket_col = bucket_cols[kind];
-    char sql[1024];
+    char sql[SCAN_TPS_LISTED * 24 + 512];
     sqlite3_stmt *st = NULL;
     int64_t last_bucket = INT64_MIN, last_start = 0;
-    int rc;
+    int rc, param = 3;
 
-    /* the table and column names are our own constants, not input */
+    if (tps->n == 0)
+        return 0; /* no touchpoint matches */
+    /* the table and column names are our own constants, not input; ids are integers */
     snprintf(sql, sizeof(sql),
-             "SELECT j.key, p.key, p.position, t.key, %s, r.%s, r.n, r.h FROM %s%s"
-             "WHERE r.%s >= ? AND r.%s < ?",
+             "SELECT r.touchpoint_id, %s, r.%s, r.n, r.h FROM %s r WHERE r.%s >= ? AND r.%s < ?",
              detailed ? "r.channel, r.segment" : "NULL, NULL", bucket_col, tables[kind][detailed],
-             SCAN_JOIN, bucket_col, bucket_col);
-    filter_sql(f, sql, sizeof(sql));
+             bucket_col, bucket_col);
+    if (tps->filtered && tps->n <= SCAN_TPS_LISTED) {
+        size_t len = strlen(sql);
+
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.touchpoint_id IN (");
+        for (size_t i = 0; i < tps->n; i++)
+            len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%lld", i ? "," : "",
+                                    (long long)tps->tp[i].id);
+        snprintf(sql + len, sizeof(sql) - len, ")");
+    }
+    /* channel, segment (and customer, which rollups do not have) */
+    for (size_t k = 3; k < sizeof(text_filters) / sizeof(text_filters[0]); k++)
+        if (filter_text(f, k))
+            strncat(sql, text_filters[k].sql, sizeof(sql) - strlen(sql) - 1);
     if (!(st = conn_stmt_text(c, sql, e)))
         return -1;
     sqlite3_bind_int64(st, 1, lo);
     sqlite3_bind_int64(st, 2, hi);
-    filter_bind(st, f, 3);
+    for (size_t k = 3; k < sizeof(text_filters) / sizeof(text_filters[0]); k++)
+        if (filter_text(f, k))
+            bind_text(st, param++, filter_text(f, k));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const struct part_tp *t = scan_tps_find(tps, sqlite3_column_int64(st, 0));
+        const char *channel = (const char *)sqlite3_column_text(st, 1);
+        const char *segment = (const char *)sqlite3_column_text(st, 2);
+        int64_t bucket = sqlite3_column_int64(st, 3);
         struct hist h;
-        int64_t bucket = sqlite3_column_int64(st, 6);
 
+        if (!t)
+            continue; /* not one of f's touchpoints (or not in the catalog) */
         if (timed && bucket != last_bucket) {
             last_bucket = bucket;
             last_start = kind == ROLLUP_MONTH ? util_month_start(bucket)
                          : kind == ROLLUP_DAY ? util_day_start(bucket)
                                               : bucket * HOUR_MS;
         }
-        if (rollup_hist_read(st, 7, 8, &h) < 0) {
+        if (rollup_hist_read(st, 4, 5, &h) < 0) {
             sqlite3_reset(st);
             return err_set(e, ERR_INTERNAL, "a %s row holds no histogram (polku rollup rebuild)",
                            tables[kind][detailed]);
         }
-        scan_emit(st, last_start, &h, cb, ctx);
+        {
+            struct metric_row row = {.journey = t->journey,
+                                     .phase = t->phase,
+                                     .touchpoint = t->touchpoint,
+                                     .channel = channel && *channel ? channel : NULL,
+                                     .segment = segment && *segment ? segment : NULL,
+                                     .phase_position = t->position,
+                                     .time = last_start,
+                                     .hist = &h};
+
+            cb(&row, ctx);
+        }
     }
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
@@ -463,13 +581,6 @@ static void raw_acc_count(struct raw_acc *a, sqlite3_stmt *st, int sign, int det
  * day, as before migration 12.
  */
 
-/* A touchpoint with responses on the day of a part. */
-struct part_tp {
-    int64_t id, n, late;
-    char *journey, *phase, *touchpoint;
-    int position;
-};
-
 #define PART_TPS                                                                                   \
     "SELECT r.touchpoint_id, j.key, p.key, p.position, t.key, r.n, r.late FROM "                   \
     "rollup_day_tp" SCAN_JOIN                                                                      \
@@ -504,38 +615,6 @@ static const char *const part_rows_sql[3] = {
 /* How much more a row read from the table costs than an index entry read (for choosing how
  * to read a part; measured roughly on the bench's data). */
 #define PART_ROW_COST 4.0
-
-static void part_tp_release(struct part_tp *t)
-{
-    free(t->journey);
-    free(t->phase);
-    free(t->touchpoint);
-}
-
-static void part_tps_free(struct part_tp *tps, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        part_tp_release(&tps[i]);
-    free(tps);
-}
-
-/* Binds f's journey, phase and touchpoint to ?2-?4 of PART_TPS or HOUR_TPS. */
-static void part_bind_filters(sqlite3_stmt *st, const struct response_filter *f)
-{
-    bind_text(st, 2, f->journey);
-    bind_text(st, 3, f->phase);
-    bind_text(st, 4, f->touchpoint);
-}
-
-/* Reads the first five columns of PART_TPS or HOUR_TPS: id, journey, phase, position, key. */
-static void part_tp_read(sqlite3_stmt *st, struct part_tp *t)
-{
-    t->id = sqlite3_column_int64(st, 0);
-    t->journey = col_text(st, 1);
-    t->phase = col_text(st, 2);
-    t->position = sqlite3_column_int(st, 3);
-    t->touchpoint = col_text(st, 4);
-}
 
 /* Starts gathering the raw rows of t in a (emitted with the given time). */
 static void raw_acc_begin(struct raw_acc *a, const struct part_tp *t, int64_t time)
@@ -785,15 +864,16 @@ static int scan_part_of_hour(struct conn *c, const struct response_filter *f, in
 
 /* The responses of [a, b) (inside one local day) per touchpoint: whole UTC hours from their
  * rollups, pieces of hours at the edges from raw rows. */
-static int scan_part_by_hours(struct conn *c, const struct response_filter *f, int timed, int64_t a,
-                              int64_t b, void (*cb)(const struct metric_row *row, void *ctx),
-                              void *ctx, struct err *e)
+static int scan_part_by_hours(struct conn *c, const struct response_filter *f,
+                              const struct scan_tps *tps, int timed, int64_t a, int64_t b,
+                              void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
+                              struct err *e)
 {
     int64_t ha = floor_div(a + HOUR_MS - 1, HOUR_MS), hb = floor_div(b, HOUR_MS);
 
     if (ha > hb) /* inside one hour */
         return scan_part_of_hour(c, f, a, b, cb, ctx, e);
-    if (ha < hb && scan_rollup(c, f, ROLLUP_HOUR, 0, timed, ha, hb, cb, ctx, e) < 0)
+    if (ha < hb && scan_rollup(c, f, tps, ROLLUP_HOUR, 0, timed, ha, hb, cb, ctx, e) < 0)
         return -1;
     if (a < ha * HOUR_MS && scan_part_of_hour(c, f, a, ha * HOUR_MS, cb, ctx, e) < 0)
         return -1;
@@ -806,8 +886,9 @@ static int scan_part_by_hours(struct conn *c, const struct response_filter *f, i
  * row less the raw rows of the rest of the day, whichever is expected to read less (index
  * entries, and rows from the table, which cost PART_ROW_COST times more). The consumer drops
  * groups whose count comes to 0 (a channel, say, only seen in the rest of the day). */
-static int scan_part_of_day(struct conn *c, const struct response_filter *f, int detailed,
-                            int timed, int64_t day, int64_t a, int64_t b,
+static int scan_part_of_day(struct conn *c, const struct response_filter *f,
+                            const struct scan_tps *stps, int detailed, int timed, int64_t day,
+                            int64_t a, int64_t b,
                             void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                             struct err *e)
 {
@@ -819,7 +900,7 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f, int
     int complement, ret = 0;
 
     if (!detailed)
-        return scan_part_by_hours(c, f, timed, a, b, cb, ctx, e);
+        return scan_part_by_hours(c, f, stps, timed, a, b, cb, ctx, e);
     if (part_tps(c, f, day, &tps, &n, e) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -833,7 +914,7 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f, int
     }
     complement = rest < direct;
     if (complement &&
-        scan_rollup(c, f, ROLLUP_DAY, detailed, timed, day, day + 1, cb, ctx, e) < 0) {
+        scan_rollup(c, f, stps, ROLLUP_DAY, detailed, timed, day, day + 1, cb, ctx, e) < 0) {
         part_tps_free(tps, n);
         return -1;
     }
@@ -864,6 +945,7 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
     /* the coarse rollups serve whoever needs neither channel nor segment */
     int detailed = (needs & SCAN_DETAIL) || f->channel || f->segment || f->customer;
     int timed = (needs & (SCAN_MONTH | SCAN_DAY)) != 0;
+    struct scan_tps tps = {0};
     int ret = -1;
 
     if (!c)
@@ -877,6 +959,8 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
         ret = 0; /* an empty range */
         goto done;
     }
+    if (scan_tps_load(c, f, &tps, e) < 0)
+        goto done;
     /* [from, to) is: a part of the day of from (head), whole local days [d_lo, d_hi), a part of
      * the day of to (tail); a range inside one day is its head alone */
     if (f->has_from) {
@@ -895,12 +979,12 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
     if (has_head && has_tail && head == tail)
         has_tail = 0;
     if (has_head &&
-        scan_part_of_day(c, f, detailed, timed, head, from,
+        scan_part_of_day(c, f, &tps, detailed, timed, head, from,
                          f->has_to && to < util_day_start(head + 1) ? to : util_day_start(head + 1),
                          cb, ctx, e) < 0)
         goto done;
-    if (has_tail &&
-        scan_part_of_day(c, f, detailed, timed, tail, util_day_start(tail), to, cb, ctx, e) < 0)
+    if (has_tail && scan_part_of_day(c, f, &tps, detailed, timed, tail, util_day_start(tail), to,
+                                     cb, ctx, e) < 0)
         goto done;
     if (d_lo < d_hi) {
         int64_t m_lo = util_day_month(d_lo), m_hi = util_day_month(d_hi);
@@ -908,18 +992,21 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
         if (util_month_first_day(m_lo) < d_lo)
             m_lo++;
         if (!(needs & SCAN_DAY) && m_lo < m_hi) {
-            if (scan_rollup(c, f, ROLLUP_MONTH, detailed, timed, m_lo, m_hi, cb, ctx, e) < 0 ||
-                scan_rollup(c, f, ROLLUP_DAY, detailed, timed, d_lo, util_month_first_day(m_lo), cb,
-                            ctx, e) < 0 ||
-                scan_rollup(c, f, ROLLUP_DAY, detailed, timed, util_month_first_day(m_hi), d_hi, cb,
-                            ctx, e) < 0)
+            if (scan_rollup(c, f, &tps, ROLLUP_MONTH, detailed, timed, m_lo, m_hi, cb, ctx, e) <
+                    0 ||
+                scan_rollup(c, f, &tps, ROLLUP_DAY, detailed, timed, d_lo,
+                            util_month_first_day(m_lo), cb, ctx, e) < 0 ||
+                scan_rollup(c, f, &tps, ROLLUP_DAY, detailed, timed, util_month_first_day(m_hi),
+                            d_hi, cb, ctx, e) < 0)
                 goto done;
-        } else if (scan_rollup(c, f, ROLLUP_DAY, detailed, timed, d_lo, d_hi, cb, ctx, e) < 0) {
+        } else if (scan_rollup(c, f, &tps, ROLLUP_DAY, detailed, timed, d_lo, d_hi, cb, ctx, e) <
+                   0) {
             goto done;
         }
     }
     ret = 0;
 done:
+    part_tps_free(tps.tp, tps.n);
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     reader_put(s, c);
     return ret;

@@ -725,6 +725,55 @@ START_TEST(test_statements_built_per_request)
 }
 END_TEST
 
+/* A scan reads rollup rows by touchpoint id and names them from the catalog read once; a
+ * filter that picks more touchpoints than a query lists by id (256) is applied to the rows
+ * instead. 300 touchpoints in one phase, 2 in another, responses on some of each. */
+START_TEST(test_scan_many_touchpoints)
+{
+    struct response_filter f = {0};
+    struct scan_totals t;
+    struct err e;
+    char key[32];
+
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof(key), "tp-%03d", i);
+        add_touchpoint(key, "purchase", "purchase");
+        if (i % 37 == 0)
+            add_response(key, i % 11, "web", 0);
+    }
+    add_touchpoint("box", "purchase", "ownership");
+    add_touchpoint("van", "purchase", "ownership");
+    add_response("box", 1, NULL, 0);
+    add_response("van", 2, NULL, 0);
+    add_response("van", 3, NULL, 86400000LL * 40);
+    err_init(&e);
+    memset(&t, 0, sizeof(t));
+    ck_assert_int_eq(store_metrics_scan(st, &f, SCAN_ANY, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(t.h.n, 9 + 3);
+    memset(&t, 0, sizeof(t));
+    f.phase = "purchase"; /* 300 touchpoints: more than a query lists */
+    ck_assert_int_eq(store_metrics_scan(st, &f, SCAN_DETAIL, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(t.h.n, 9);
+    ck_assert_int_eq(t.h.nps[0], 1);  /* tp-000 */
+    ck_assert_int_eq(t.h.nps[2], 1);  /* tp-222: 222 % 11 */
+    ck_assert_int_eq(t.h.nps[10], 1); /* tp-296 */
+    memset(&t, 0, sizeof(t));
+    f.phase = "ownership"; /* listed by id */
+    ck_assert_int_eq(store_metrics_scan(st, &f, SCAN_MONTH, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(t.h.n, 3);
+    memset(&t, 0, sizeof(t));
+    f.phase = NULL;
+    f.touchpoint = "van";
+    ck_assert_int_eq(store_metrics_scan(st, &f, SCAN_DAY, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(t.h.n, 2);
+    memset(&t, 0, sizeof(t));
+    f.touchpoint = "nowhere";
+    ck_assert_int_eq(store_metrics_scan(st, &f, SCAN_ANY, scan_cb, &t, &e), 0);
+    ck_assert_int_eq(t.h.n, 0);
+    err_release(&e);
+}
+END_TEST
+
 START_TEST(test_version_and_persistence)
 {
     struct response r;
@@ -1188,6 +1237,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_idempotency_same_transaction);
     tcase_add_test(tc, test_commit_failure_fails_every_write);
     tcase_add_test(tc, test_statements_built_per_request);
+    tcase_add_test(tc, test_scan_many_touchpoints);
     tcase_add_test(tc, test_idempotency_fingerprint_collision);
     tcase_add_test(tc, test_idempotency_records_expire);
     tcase_add_test(tc, test_refused_write_in_a_group);

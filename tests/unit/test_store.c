@@ -191,6 +191,18 @@ START_TEST(test_touchpoint_errors)
 }
 END_TEST
 
+/* Touchpoints checkout (phase purchase) and delivery (ownership), and ten responses an hour
+ * apart from base: response i has nps i, touchpoint checkout when i is odd, channel web unless
+ * i is a multiple of 3 (then email). */
+static void add_ten_responses(int64_t base)
+{
+    add_touchpoint("checkout", "purchase", "purchase");
+    add_touchpoint("delivery", "purchase", "ownership");
+    for (int i = 0; i < 10; i++)
+        add_response(i % 2 ? "checkout" : "delivery", i, i % 3 ? "web" : "email",
+                     base + i * 3600 * 1000LL);
+}
+
 START_TEST(test_responses_filter_and_page)
 {
     struct response_filter f = {0};
@@ -199,11 +211,7 @@ START_TEST(test_responses_filter_and_page)
     struct err e;
     int64_t base = 1790812800000LL; /* 2026-10-01 */
 
-    add_touchpoint("checkout", "purchase", "purchase");
-    add_touchpoint("delivery", "purchase", "ownership");
-    for (int i = 0; i < 10; i++)
-        add_response(i % 2 ? "checkout" : "delivery", i, i % 3 ? "web" : "email",
-                     base + i * 3600 * 1000LL);
+    add_ten_responses(base);
     err_init(&e);
     f.limit = 4;
     ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
@@ -682,11 +690,7 @@ START_TEST(test_statements_built_per_request)
     int64_t base = 1790812800000LL; /* 2026-10-01 */
     struct err e;
 
-    add_touchpoint("checkout", "purchase", "purchase");
-    add_touchpoint("delivery", "purchase", "ownership");
-    for (int i = 0; i < 10; i++)
-        add_response(i % 2 ? "checkout" : "delivery", i, i % 3 ? "web" : "email",
-                     base + i * 3600 * 1000LL);
+    add_ten_responses(base);
     err_init(&e);
     for (int round = 0; round < 2; round++) {
         for (int bits = 0; bits < 128; bits++) {

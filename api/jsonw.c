@@ -97,10 +97,11 @@ void jw_int(struct jw *w, int64_t v)
     jw_put(w, p, (size_t)(digits + sizeof(digits) - p));
 }
 
-/* The 17 significant digits of a (1e-3 <= a < 1e14) as printf's "%.17g" writes them, into
- * buf (at least 24 bytes): a is m * 2^e exactly, so a * 10^k (k = 16 - its decimal exponent)
- * is m * 10^k / 2^-e, which fits in 128 bits here, rounded half to even as glibc rounds.
- * printf's exact conversion was the largest cost of a metrics reply (a dozen numbers a group). */
+/* a (1e-3 <= a < 1e14) as jansson writes it: its 17 significant digits as printf's "%.17g"
+ * writes them, and ".0" when that has no point, into buf (at least 24 bytes). a is m * 2^e
+ * exactly, so a * 10^k (k = 16 - its decimal exponent) is m * 10^k / 2^-e, which fits in 128
+ * bits here, rounded half to even as glibc rounds. printf's exact conversion was the largest
+ * cost of a metrics reply (a dozen numbers a group). */
 static int real_fixed17(double a, char *buf)
 {
     static const uint64_t pow10[] = {1ULL,
@@ -124,12 +125,18 @@ static int real_fixed17(double a, char *buf)
                                      1000000000000000000ULL,
                                      10000000000000000000ULL};
     const uint64_t lo = pow10[16], hi = pow10[17];
-    int ex, x = (int)floor(log10(a)), len = 0;
+    int ex, x, len = 0;
     uint64_t m = (uint64_t)ldexp(frexp(a, &ex), 53), d = 0;
     int shift = 53 - ex; /* a = m / 2^shift, shift from 6 to 62 here */
     char digits[18];
 
-    for (int tries = 0; tries < 3; tries++) {
+    /* a is in [2^(ex-1), 2^ex): its decimal exponent is this or one more (the loop finds out);
+     * a >= 1e-3 has one of -3 or more */
+    x = (int)floor((ex - 1) * 0.30102999566398120);
+    if (x < -3)
+        x = -3;
+
+    for (int tries = 0; tries < 4; tries++) {
         int k = 16 - x; /* 3 to 19 here */
         unsigned __int128 p, r, half;
 
@@ -168,8 +175,8 @@ static int real_fixed17(double a, char *buf)
     }
     while (buf[len - 1] == '0') /* %g drops trailing zeros, and then the point */
         len--;
-    if (buf[len - 1] == '.')
-        len--;
+    if (buf[len - 1] == '.') /* which jansson puts back with a 0 */
+        buf[len++] = '0';
     buf[len] = '\0';
     return len;
 }
@@ -191,11 +198,12 @@ void jw_real(struct jw *w, double v)
     if (fabs(v) >= 1e-3 && fabs(v) < 1e14) {
         buf[0] = '-';
         len = real_fixed17(fabs(v), buf + (v < 0));
-        if (len >= 0)
-            len += v < 0;
+        if (len >= 0) {
+            jw_put(w, buf, (size_t)len + (v < 0));
+            return;
+        }
     }
-    if (len < 0)
-        len = snprintf(buf, sizeof(buf) - 2, "%.17g", v);
+    len = snprintf(buf, sizeof(buf) - 2, "%.17g", v);
     if (!strchr(buf, '.') && !strchr(buf, 'e')) {
         buf[len++] = '.';
         buf[len++] = '0';

@@ -54,7 +54,6 @@ int api_response_filter(struct req *req, struct response_filter *f);
 
 int api_metrics_get(struct req *req, struct app *app);
 
-
 int api_targets_list(struct req *req, struct app *app);
 int api_target_create(struct req *req, struct app *app);
 int api_target_delete(struct req *req, struct app *app);

@@ -297,56 +297,18 @@ done:
 #define DAY_MIN (-1000000LL)
 #define DAY_MAX 10000000LL
 
-#define SCAN_JOIN                                                                                  \
-    " r JOIN touchpoints t ON t.id = r.touchpoint_id JOIN phases p ON p.id = t.phase_id "          \
-    "JOIN journeys j ON j.id = p.journey_id "
-
-/* A touchpoint with responses on the day of a part (and with its keys, the catalog a scan
- * reports). */
-struct part_tp {
-    int64_t id, n, late;
+/* A touchpoint a scan reports, with the keys its rows carry. */
+struct scan_tp {
+    int64_t id;
     char *journey, *phase, *touchpoint;
     int position;
 };
-
-static void part_tp_release(struct part_tp *t)
-{
-    free(t->journey);
-    free(t->phase);
-    free(t->touchpoint);
-}
-
-static void part_tps_free(struct part_tp *tps, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        part_tp_release(&tps[i]);
-    free(tps);
-}
-
-/* Binds f's journey, phase and touchpoint to ?2-?4 of PART_TPS or HOUR_TPS. */
-static void part_bind_filters(sqlite3_stmt *st, const struct response_filter *f)
-{
-    bind_text(st, 2, f->journey);
-    bind_text(st, 3, f->phase);
-    bind_text(st, 4, f->touchpoint);
-}
-
-/* Reads the first five columns of SCAN_TPS, PART_TPS or HOUR_TPS: id, journey, phase, position,
- * key. */
-static void part_tp_read(sqlite3_stmt *st, struct part_tp *t)
-{
-    t->id = sqlite3_column_int64(st, 0);
-    t->journey = col_text(st, 1);
-    t->phase = col_text(st, 2);
-    t->position = sqlite3_column_int(st, 3);
-    t->touchpoint = col_text(st, 4);
-}
 
 /* The touchpoints a scan reports, sorted by id: those matching f's journey, phase and
  * touchpoint, with the keys its rows carry. Rollup rows are read without joining the catalog
  * for every row (three lookups a row were about a tenth of a metrics request). */
 struct scan_tps {
-    struct part_tp *tp;
+    struct scan_tp *tp;
     size_t n;
     int filtered; /* f fixes the journey, phase or touchpoint: only these touchpoints' rows */
 };
@@ -356,6 +318,17 @@ struct scan_tps {
     "JOIN phases p ON p.id = t.phase_id JOIN journeys j ON j.id = p.journey_id "                   \
     "WHERE (?2 IS NULL OR j.key = ?2) AND (?3 IS NULL OR p.key = ?3) "                             \
     "AND (?4 IS NULL OR t.key = ?4) ORDER BY t.id"
+
+static void scan_tps_release(struct scan_tps *tps)
+{
+    for (size_t i = 0; i < tps->n; i++) {
+        free(tps->tp[i].journey);
+        free(tps->tp[i].phase);
+        free(tps->tp[i].touchpoint);
+    }
+    free(tps->tp);
+    memset(tps, 0, sizeof(*tps));
+}
 
 static int scan_tps_load(struct conn *c, const struct response_filter *f, struct scan_tps *out,
                          struct err *e)
@@ -368,24 +341,31 @@ static int scan_tps_load(struct conn *c, const struct response_filter *f, struct
     out->filtered = f->journey || f->phase || f->touchpoint;
     if (!st)
         return -1;
-    part_bind_filters(st, f);
+    bind_text(st, 2, f->journey);
+    bind_text(st, 3, f->phase);
+    bind_text(st, 4, f->touchpoint);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct scan_tp *t;
+
         if (out->n == cap) {
             cap = cap ? cap * 2 : 32;
             out->tp = xrealloc(out->tp, cap * sizeof(*out->tp));
         }
-        memset(&out->tp[out->n], 0, sizeof(out->tp[out->n]));
-        part_tp_read(st, &out->tp[out->n++]);
+        t = &out->tp[out->n++];
+        t->id = sqlite3_column_int64(st, 0);
+        t->journey = col_text(st, 1);
+        t->phase = col_text(st, 2);
+        t->position = sqlite3_column_int(st, 3);
+        t->touchpoint = col_text(st, 4);
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
         return 0;
-    part_tps_free(out->tp, out->n);
-    memset(out, 0, sizeof(*out));
+    scan_tps_release(out);
     return store_sqlerr(e, c->db, rc, "metrics scan");
 }
 
-static const struct part_tp *scan_tps_find(const struct scan_tps *tps, int64_t id)
+static const struct scan_tp *scan_tps_find(const struct scan_tps *tps, int64_t id)
 {
     size_t lo = 0, hi = tps->n;
 
@@ -456,7 +436,7 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, const st
         if (filter_text(f, k))
             bind_text(st, param++, filter_text(f, k));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const struct part_tp *t = scan_tps_find(tps, sqlite3_column_int64(st, 0));
+        const struct scan_tp *t = scan_tps_find(tps, sqlite3_column_int64(st, 0));
         const char *channel = (const char *)sqlite3_column_text(st, 1);
         const char *segment = (const char *)sqlite3_column_text(st, 2);
         int64_t bucket = sqlite3_column_int64(st, 3);
@@ -581,11 +561,13 @@ static void raw_acc_count(struct raw_acc *a, sqlite3_stmt *st, int sign, int det
  * day, as before migration 12.
  */
 
-#define PART_TPS                                                                                   \
-    "SELECT r.touchpoint_id, j.key, p.key, p.position, t.key, r.n, r.late FROM "                   \
-    "rollup_day_tp" SCAN_JOIN                                                                      \
-    "WHERE r.day = ?1 AND (?2 IS NULL OR j.key = ?2) AND (?3 IS NULL OR p.key = ?3) "              \
-    "AND (?4 IS NULL OR t.key = ?4)"
+/* A touchpoint of the scan with responses on the day of a part. */
+struct part_tp {
+    const struct scan_tp *tp;
+    int64_t n, late;
+};
+
+#define PART_TPS "SELECT touchpoint_id, n, late FROM rollup_day_tp WHERE day = ?"
 
 #define PART_GROUP                                                                                 \
     "FROM responses r WHERE r.touchpoint_id = ?1 AND " RESPONSE_DAY " = ?2 "                       \
@@ -617,7 +599,7 @@ static const char *const part_rows_sql[3] = {
 #define PART_ROW_COST 4.0
 
 /* Starts gathering the raw rows of t in a (emitted with the given time). */
-static void raw_acc_begin(struct raw_acc *a, const struct part_tp *t, int64_t time)
+static void raw_acc_begin(struct raw_acc *a, const struct scan_tp *t, int64_t time)
 {
     a->journey = t->journey;
     a->phase = t->phase;
@@ -627,9 +609,9 @@ static void raw_acc_begin(struct raw_acc *a, const struct part_tp *t, int64_t ti
     a->time = time;
 }
 
-/* The touchpoints (matching f's journey, phase and touchpoint) with responses on day. */
-static int part_tps(struct conn *c, const struct response_filter *f, int64_t day,
-                    struct part_tp **out, size_t *n, struct err *e)
+/* The scan's touchpoints with responses on day (new array in *out). */
+static int part_tps(struct conn *c, const struct scan_tps *stps, int64_t day, struct part_tp **out,
+                    size_t *n, struct err *e)
 {
     sqlite3_stmt *st = conn_stmt(c, PART_TPS, e);
     size_t cap = 0;
@@ -640,23 +622,22 @@ static int part_tps(struct conn *c, const struct response_filter *f, int64_t day
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, day);
-    part_bind_filters(st, f);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct part_tp *t;
+        const struct scan_tp *tp = scan_tps_find(stps, sqlite3_column_int64(st, 0));
 
+        if (!tp)
+            continue; /* not one of the scan's */
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
             *out = xrealloc(*out, cap * sizeof(**out));
         }
-        t = &(*out)[(*n)++];
-        part_tp_read(st, t);
-        t->n = sqlite3_column_int64(st, 5);
-        t->late = sqlite3_column_int64(st, 6);
+        (*out)[(*n)++] =
+            (struct part_tp){tp, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)};
     }
     sqlite3_reset(st);
     if (rc == SQLITE_DONE)
         return 0;
-    part_tps_free(*out, *n);
+    free(*out);
     *out = NULL;
     *n = 0;
     return store_sqlerr(e, c->db, rc, "metrics scan");
@@ -688,7 +669,7 @@ static int part_rows(struct conn *c, const struct response_filter *f, const stru
         if (lo < hi && late < de - ds) {
             if (!(st = conn_stmt(c, part_stop_sql[backward], e)))
                 return -1;
-            sqlite3_bind_int64(st, 1, tp->id);
+            sqlite3_bind_int64(st, 1, tp->tp->id);
             sqlite3_bind_int64(st, 2, g);
             sqlite3_bind_int64(st, 3, lo);
             sqlite3_bind_int64(st, 4, hi);
@@ -704,7 +685,7 @@ static int part_rows(struct conn *c, const struct response_filter *f, const stru
         }
         if (!(st = conn_stmt(c, part_rows_sql[bound], e)))
             return -1;
-        sqlite3_bind_int64(st, 1, tp->id);
+        sqlite3_bind_int64(st, 1, tp->tp->id);
         sqlite3_bind_int64(st, 2, g);
         sqlite3_bind_int64(st, 3, gx);
         sqlite3_bind_int64(st, 4, gy);
@@ -742,11 +723,7 @@ static double part_share(int64_t reach, int64_t late, int64_t span)
  * is a short stretch when they arrived close together.
  */
 
-#define HOUR_TPS                                                                                   \
-    "SELECT r.touchpoint_id, j.key, p.key, p.position, t.key, r.n, r.h, r.recv_min, r.recv_max "   \
-    "FROM rollup_hour_tp" SCAN_JOIN                                                                \
-    "WHERE r.hour = ?1 AND (?2 IS NULL OR j.key = ?2) AND (?3 IS NULL OR p.key = ?3) "             \
-    "AND (?4 IS NULL OR t.key = ?4)"
+#define HOUR_TPS "SELECT touchpoint_id, n, h, recv_min, recv_max FROM rollup_hour_tp WHERE hour = ?"
 
 #define HOUR_ROWS                                                                                  \
     "SELECT r.channel, r.segment, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "          \
@@ -756,7 +733,7 @@ static double part_share(int64_t reach, int64_t late, int64_t span)
 
 /* A touchpoint's row of rollup_hour_tp. */
 struct hour_tp {
-    struct part_tp tp; /* id, names and position */
+    const struct scan_tp *tp;
     int64_t recv_min, recv_max;
     struct hist h;
 };
@@ -792,7 +769,7 @@ static int hour_rows(struct conn *c, int64_t tp, int64_t recv_min, int64_t recv_
 }
 
 /* The responses of [x, y), a piece of one UTC hour, per touchpoint. */
-static int scan_part_of_hour(struct conn *c, const struct response_filter *f, int64_t x, int64_t y,
+static int scan_part_of_hour(struct conn *c, const struct scan_tps *stps, int64_t x, int64_t y,
                              void (*cb)(const struct metric_row *row, void *ctx), void *ctx,
                              struct err *e)
 {
@@ -805,25 +782,25 @@ static int scan_part_of_hour(struct conn *c, const struct response_filter *f, in
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, hour);
-    part_bind_filters(st, f);
     struct hour_tp *tps = NULL;
     size_t n = 0, cap = 0;
 
     /* The touchpoints first: their raw rows are read with other statements. */
-
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const struct scan_tp *tp = scan_tps_find(stps, sqlite3_column_int64(st, 0));
         struct hour_tp *t;
 
+        if (!tp)
+            continue; /* not one of the scan's */
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
             tps = xrealloc(tps, cap * sizeof(*tps));
         }
         t = &tps[n++];
-        memset(t, 0, sizeof(*t));
-        part_tp_read(st, &t->tp);
-        t->recv_min = sqlite3_column_int64(st, 7);
-        t->recv_max = sqlite3_column_int64(st, 8);
-        if (rollup_hist_read(st, 5, 6, &t->h) < 0) {
+        t->tp = tp;
+        t->recv_min = sqlite3_column_int64(st, 3);
+        t->recv_max = sqlite3_column_int64(st, 4);
+        if (rollup_hist_read(st, 1, 2, &t->h) < 0) {
             ret = err_set(e, ERR_INTERNAL,
                           "a rollup_hour_tp row holds no histogram (polku rollup rebuild)");
             break;
@@ -836,28 +813,26 @@ static int scan_part_of_hour(struct conn *c, const struct response_filter *f, in
     for (size_t i = 0; i < n && ret == 0; i++) {
         struct hour_tp *t = &tps[i];
 
-        raw_acc_begin(acc, &t->tp, x);
+        raw_acc_begin(acc, t->tp, x);
         if (!complement) {
-            ret = hour_rows(c, t->tp.id, t->recv_min, t->recv_max, x, y, 1, acc, cb, ctx, e);
+            ret = hour_rows(c, t->tp->id, t->recv_min, t->recv_max, x, y, 1, acc, cb, ctx, e);
         } else {
-            struct metric_row row = {.journey = t->tp.journey,
-                                     .phase = t->tp.phase,
-                                     .touchpoint = t->tp.touchpoint,
-                                     .phase_position = t->tp.position,
+            struct metric_row row = {.journey = t->tp->journey,
+                                     .phase = t->tp->phase,
+                                     .touchpoint = t->tp->touchpoint,
+                                     .phase_position = t->tp->position,
                                      .time = x,
                                      .hist = &t->h};
 
             cb(&row, ctx);
             if (hs < x)
-                ret = hour_rows(c, t->tp.id, t->recv_min, t->recv_max, hs, x, -1, acc, cb, ctx, e);
+                ret = hour_rows(c, t->tp->id, t->recv_min, t->recv_max, hs, x, -1, acc, cb, ctx, e);
             if (y < he && ret == 0)
-                ret = hour_rows(c, t->tp.id, t->recv_min, t->recv_max, y, he, -1, acc, cb, ctx, e);
+                ret = hour_rows(c, t->tp->id, t->recv_min, t->recv_max, y, he, -1, acc, cb, ctx, e);
         }
         raw_acc_emit(acc, cb, ctx);
     }
     free(acc);
-    for (size_t i = 0; i < n; i++)
-        part_tp_release(&tps[i].tp);
     free(tps);
     return ret;
 }
@@ -872,12 +847,12 @@ static int scan_part_by_hours(struct conn *c, const struct response_filter *f,
     int64_t ha = floor_div(a + HOUR_MS - 1, HOUR_MS), hb = floor_div(b, HOUR_MS);
 
     if (ha > hb) /* inside one hour */
-        return scan_part_of_hour(c, f, a, b, cb, ctx, e);
+        return scan_part_of_hour(c, tps, a, b, cb, ctx, e);
     if (ha < hb && scan_rollup(c, f, tps, ROLLUP_HOUR, 0, timed, ha, hb, cb, ctx, e) < 0)
         return -1;
-    if (a < ha * HOUR_MS && scan_part_of_hour(c, f, a, ha * HOUR_MS, cb, ctx, e) < 0)
+    if (a < ha * HOUR_MS && scan_part_of_hour(c, tps, a, ha * HOUR_MS, cb, ctx, e) < 0)
         return -1;
-    if (hb * HOUR_MS < b && scan_part_of_hour(c, f, hb * HOUR_MS, b, cb, ctx, e) < 0)
+    if (hb * HOUR_MS < b && scan_part_of_hour(c, tps, hb * HOUR_MS, b, cb, ctx, e) < 0)
         return -1;
     return 0;
 }
@@ -892,11 +867,9 @@ static void negate_row(const struct metric_row *row, void *arg)
 {
     const struct negate *ng = arg;
     struct metric_row r = *row;
-    struct hist h = *row->hist;
-    int64_t *v = (int64_t *)(void *)&h; /* n and the counts, all int64_t (store_rollups.c) */
+    struct hist h = {0};
 
-    for (size_t i = 0; i < sizeof(h) / sizeof(*v); i++)
-        v[i] = -v[i];
+    metrics_hist_sub(&h, row->hist);
     r.hist = &h;
     ng->cb(&r, ng->ctx);
 }
@@ -934,7 +907,7 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f,
             return -1;
         return 0;
     }
-    if (part_tps(c, f, day, &tps, &n, e) < 0)
+    if (part_tps(c, stps, day, &tps, &n, e) < 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
         int64_t late = tps[i].late;
@@ -948,12 +921,12 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f,
     complement = rest < direct;
     if (complement &&
         scan_rollup(c, f, stps, ROLLUP_DAY, detailed, timed, day, day + 1, cb, ctx, e) < 0) {
-        part_tps_free(tps, n);
+        free(tps);
         return -1;
     }
     acc = xcalloc(1, sizeof(*acc));
     for (size_t i = 0; i < n && ret == 0; i++) {
-        raw_acc_begin(acc, &tps[i], a);
+        raw_acc_begin(acc, tps[i].tp, a);
         if (!complement)
             ret = part_rows(c, f, &tps[i], ds, de, a, b, 1, detailed, acc, cb, ctx, e);
         if (complement && ds < a)
@@ -963,7 +936,7 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f,
         raw_acc_emit(acc, cb, ctx);
     }
     free(acc);
-    part_tps_free(tps, n);
+    free(tps);
     return ret;
 }
 
@@ -1039,7 +1012,7 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
     }
     ret = 0;
 done:
-    part_tps_free(tps.tp, tps.n);
+    scan_tps_release(&tps);
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     reader_put(s, c);
     return ret;

@@ -284,6 +284,7 @@ struct conn *writer_begin(struct store *s, struct err *e)
         pthread_mutex_unlock(&s->write_lock);
         return NULL;
     }
+    s->writer->next_response_id = 0;
     return s->writer;
 }
 

@@ -16,6 +16,13 @@
 
 #define CONN_TEXT_CACHE 32
 
+/* SQL for an id that table (responses, api_keys or targets) has never held: one more than both
+ * its largest id and the largest id ever deleted from it (ids_retired, migration 13). Without
+ * it SQLite gives a deleted newest row's id to the next row. */
+#define FRESH_ID(table)                                                                            \
+    "(SELECT max(coalesce((SELECT max(id) FROM " table "), 0), "                                   \
+    "coalesce((SELECT id FROM ids_retired WHERE name = '" table "'), 0)) + 1)"
+
 /* One SQLite connection with its caches of prepared statements: one keyed by the SQL text's
  * address (string literals), one by the text (statements put together per request, such as a
  * metrics scan's with its filters; the least recently prepared goes when it is full). */
@@ -30,7 +37,9 @@ struct conn {
         char *sql; /* owned */
         sqlite3_stmt *stmt;
     } text_cache[CONN_TEXT_CACHE];
-    unsigned text_next; /* the entry a statement not cached yet replaces when all are taken */
+    unsigned text_next;       /* the entry a statement not cached yet replaces when all are taken */
+    int64_t next_response_id; /* writer: the next response's id, 0 until looked up in this
+                               * transaction (writer_begin clears it) */
 };
 
 struct store {

@@ -46,8 +46,8 @@ int store_key_insert(struct store *s, struct api_key *k, struct err *e)
     if (!c)
         return -1;
     st = conn_stmt(c,
-                   "INSERT INTO api_keys (prefix, hash, scope, name, origins, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)",
+                   "INSERT INTO api_keys (id, prefix, hash, scope, name, origins, created_at) "
+                   "VALUES (" FRESH_ID("api_keys") ", ?, ?, ?, ?, ?, ?)",
                    e);
     if (!st)
         goto done;

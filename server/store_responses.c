@@ -181,11 +181,22 @@ static int response_insert_on(struct conn *c, struct response *r, int64_t now, s
     sqlite3_stmt *st;
     int rc;
 
+    if (c->next_response_id == 0) {
+        /* Once per transaction: the writer is the only one inserting responses. */
+        st = conn_stmt(c, "SELECT " FRESH_ID("responses"), e);
+        if (!st)
+            return -1;
+        rc = sqlite3_step(st);
+        c->next_response_id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        if (c->next_response_id <= 0)
+            return store_sqlerr(e, c->db, rc, "response id");
+    }
     st = conn_stmt(c,
                    "INSERT INTO responses (touchpoint_id, nps, csat, ces, expectation, "
                    "r_interaction, r_content, r_recovery, r_value, comment, channel, language, "
-                   "customer, segment, properties, submitted_at, received_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   "customer, segment, properties, submitted_at, received_at, id) "
+                   "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    e);
     if (!st)
         return -1;
@@ -207,9 +218,10 @@ static int response_insert_on(struct conn *c, struct response *r, int64_t now, s
     bind_text(st, 15, r->properties);
     sqlite3_bind_int64(st, 16, r->submitted_at);
     sqlite3_bind_int64(st, 17, r->received_at);
+    sqlite3_bind_int64(st, 18, c->next_response_id);
     if ((rc = sqlite3_step(st)) != SQLITE_DONE)
         return store_sqlerr(e, c->db, rc, "response insert");
-    r->id = sqlite3_last_insert_rowid(c->db);
+    r->id = c->next_response_id++;
     return 0;
 }
 

@@ -77,6 +77,13 @@ static int lookup_id(struct conn *c, const char *sql, const char *a, const char 
     return found > 1 ? 2 : found;
 }
 
+/* clang-format off */
+#define TARGET_INSERT                                                                              \
+    "INSERT INTO targets (id, metric, value, journey_id, phase_id, touchpoint_id, created_at) "    \
+    "VALUES (" FRESH_ID("targets") ", ?, ?, nullif(?, 0), nullif(?, 0), nullif(?, 0), ?) "         \
+    "ON CONFLICT DO NOTHING"
+/* clang-format on */
+
 int store_target_create(struct store *s, struct target *t, struct err *e)
 {
     struct conn *c = writer_begin(s, e);
@@ -140,11 +147,7 @@ int store_target_create(struct store *s, struct target *t, struct err *e)
             journey_id = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
     }
-    st = conn_stmt(c,
-                   "INSERT INTO targets (metric, value, journey_id, phase_id, touchpoint_id, "
-                   "created_at) VALUES (?, ?, nullif(?, 0), nullif(?, 0), nullif(?, 0), ?) "
-                   "ON CONFLICT DO NOTHING",
-                   e);
+    st = conn_stmt(c, TARGET_INSERT, e);
     if (!st)
         goto done;
     t->created_at = util_now_ms();

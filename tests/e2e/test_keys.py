@@ -63,6 +63,17 @@ class KeyLifecycleTest(ServerTestCase):
         self.assertProblem(self.admin.delete("/v1/keys/%d" % created["id"]), 404)
         c.close()
 
+    def test_deleted_key_id_never_reused(self):
+        """A DELETE retried after its answer was lost must not revoke a key made since."""
+        doomed = self.make_key("read", name="newest")
+        self.assertEqual(self.admin.delete("/v1/keys/%d" % doomed["id"]).status, 204)
+        fresh = self.make_key("read", name="after")
+        self.assertGreater(fresh["id"], doomed["id"])
+        self.assertProblem(self.admin.delete("/v1/keys/%d" % doomed["id"]), 404)
+        c = self.server.client(fresh["key"])
+        self.assertEqual(c.get("/v1/journeys").status, 200)
+        c.close()
+
     def test_delete_unknown_key(self):
         self.assertProblem(self.admin.delete("/v1/keys/987654"), 404)
         self.assertProblem(self.admin.delete("/v1/keys/not-a-number"), 404)

@@ -206,6 +206,27 @@ class ResponsesTest(ServerTestCase):
         self.assertProblem(self.admin.delete("/v1/responses/%d" % rid), 404)
         self.assertNotIn(rid, [x["id"] for x in self.list_all("/v1/responses")])
 
+    def test_ids_never_reused(self):
+        """Deleting the newest response does not hand its id to the next one: the replay of
+        its Idempotency-Key and a retried DELETE must not reach another customer's response."""
+        a_body = {"touchpoint": "renewal", "nps": 10, "comment": "first, from A"}
+        a = self.admin.post("/v1/responses", a_body, headers={"Idempotency-Key": "reuse-a"})
+        self.assertEqual(a.status, 201, a)
+        rid = a.body["id"]
+        self.assertEqual(self.admin.delete("/v1/responses/%d" % rid).status, 204)
+        b = self.admin.post("/v1/responses", {"touchpoint": "renewal", "nps": 0,
+                                              "comment": "second, from B"},
+                            headers={"Idempotency-Key": "reuse-b"})
+        self.assertEqual(b.status, 201, b)
+        self.assertGreater(b.body["id"], rid)
+        again = self.admin.post("/v1/responses", a_body, headers={"Idempotency-Key": "reuse-a"})
+        self.assertEqual(again.header("Idempotent-Replayed"), "true")
+        self.assertEqual(again.body["id"], rid)
+        self.assertProblem(self.admin.get("/v1/responses/%d" % rid), 404)
+        self.assertProblem(self.admin.delete("/v1/responses/%d" % rid), 404)
+        self.assertEqual(self.admin.get("/v1/responses/%d" % b.body["id"]).body["comment"],
+                         "second, from B")
+
     def test_unknown_ids(self):
         for path in ("/v1/responses/999999", "/v1/responses/0", "/v1/responses/-1",
                      "/v1/responses/abc", "/v1/responses/1.5",

@@ -830,6 +830,112 @@ START_TEST(test_keys)
 }
 END_TEST
 
+static int64_t add_key(const char *prefix)
+{
+    struct api_key k = {0};
+    struct err e;
+    int64_t id;
+
+    err_init(&e);
+    k.prefix = xstrdup(prefix);
+    k.scope = xstrdup("read");
+    k.name = xstrdup("dash");
+    ck_assert_int_eq(store_key_insert(st, &k, &e), 0);
+    id = k.id;
+    api_key_release(&k);
+    err_release(&e);
+    return id;
+}
+
+static int64_t add_target(const char *metric)
+{
+    struct target t = {0};
+    struct err e;
+    int64_t id;
+
+    err_init(&e);
+    t.metric = xstrdup(metric);
+    t.value = 1;
+    ck_assert_int_eq(store_target_create(st, &t, &e), 0);
+    id = t.id;
+    target_release(&t);
+    err_release(&e);
+    return id;
+}
+
+/* Deleting the newest response, key or target does not hand its id to the next one (migration
+ * 13), also after a restart and after the table was emptied; a transaction of several
+ * responses numbers them in order. Without it SQLite reuses the largest id. */
+START_TEST(test_ids_never_reused)
+{
+    struct gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct store_write w[4];
+    struct response r[4];
+    struct err e;
+    int64_t a, b, c;
+
+    err_init(&e);
+    add_touchpoint("checkout", "purchase", "purchase");
+    a = add_response("checkout", 9, NULL, -1);
+    b = add_response("checkout", 7, NULL, -1);
+    ck_assert_int_eq(b, a + 1);
+    ck_assert_int_eq(store_response_delete(st, b, &e), 0);
+    c = add_response("checkout", 5, NULL, -1);
+    ck_assert_int_eq(c, b + 1);
+    ck_assert_int_eq(add_key("0123456789ab"), 1);
+    ck_assert_int_eq(store_key_delete(st, 1, &e), 0);
+    ck_assert_int_eq(add_key("0123456789ac"), 2);
+    ck_assert_int_eq(add_target("nps"), 1);
+    ck_assert_int_eq(store_target_delete(st, 1, &e), 0);
+    ck_assert_int_eq(add_target("nps"), 2);
+
+    /* After a restart, and once every response is gone. */
+    store_close(st);
+    ck_assert_int_eq(store_open(path, NULL, &st, &e), 0);
+    ck_assert_int_eq(store_response_delete(st, a, &e), 0);
+    ck_assert_int_eq(store_response_delete(st, c, &e), 0);
+    ck_assert_int_eq(store_key_delete(st, 2, &e), 0);
+    ck_assert_int_eq(add_key("0123456789ad"), 3);
+    ck_assert_int_eq(add_target("csat"), 3);
+
+    /* Three writes in one transaction (queued while a gate holds the writer): numbered in
+     * order from one lookup. */
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < 4; i++) {
+        response_init(&r[i]);
+        r[i].touchpoint = xstrdup("checkout");
+        r[i].nps = i;
+        w[i].responses = &r[i];
+        w[i].n = 1;
+        w[i].done = i ? wait_all_done : gate_done;
+        w[i].ctx = i ? (void *)&wa : (void *)&g;
+    }
+    store_write_submit(st, &w[0]);
+    pthread_mutex_lock(&g.lock);
+    while (!g.entered)
+        pthread_cond_wait(&g.cond, &g.lock);
+    pthread_mutex_unlock(&g.lock);
+    for (int i = 1; i < 4; i++)
+        store_write_submit(st, &w[i]);
+    pthread_mutex_lock(&g.lock);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cond);
+    pthread_mutex_unlock(&g.lock);
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < 3)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(w[i].rc, 0);
+        ck_assert_int_eq(r[i].id, c + 1 + i);
+        err_release(&w[i].err);
+        response_release(&r[i]);
+    }
+    err_release(&e);
+}
+END_TEST
+
 /* ---- rollups: incremental equals rebuilt, and scans over any range equal raw counting ---- */
 
 #define RR_N      400
@@ -1248,6 +1354,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_metrics_scan);
     tcase_add_test(tc, test_version_and_persistence);
     tcase_add_test(tc, test_keys);
+    tcase_add_test(tc, test_ids_never_reused);
     suite_add_tcase(s, tc);
     tc = tcase_create("rollups");
     tcase_add_checked_fixture(tc, rollup_setup, rollup_teardown);

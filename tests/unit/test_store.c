@@ -550,6 +550,46 @@ static void gate_done(struct store_write *w)
     pthread_mutex_unlock(&g->lock);
 }
 
+/* n writes of one response each at checkout (nps = i): w[0] stops at the gate, the others are
+ * counted by wa. */
+static void gate_writes(struct store_write *w, struct response *r, int n, struct gate *g,
+                        struct wait_all *wa)
+{
+    memset(w, 0, (size_t)n * sizeof(*w));
+    for (int i = 0; i < n; i++) {
+        response_init(&r[i]);
+        r[i].touchpoint = xstrdup("checkout");
+        r[i].nps = i;
+        w[i].responses = &r[i];
+        w[i].n = 1;
+        w[i].done = i ? wait_all_done : gate_done;
+        w[i].ctx = i ? (void *)wa : (void *)g;
+    }
+}
+
+/* Submits first, whose done callback holds the writer at the gate; returns once it is held. */
+static void gate_hold(struct gate *g, struct store_write *first)
+{
+    store_write_submit(st, first);
+    pthread_mutex_lock(&g->lock);
+    while (!g->entered)
+        pthread_cond_wait(&g->cond, &g->lock);
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* Opens the gate and waits until n writes counted by wa are done. */
+static void gate_release(struct gate *g, struct wait_all *wa, int n)
+{
+    pthread_mutex_lock(&g->lock);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cond);
+    pthread_mutex_unlock(&g->lock);
+    pthread_mutex_lock(&wa->lock);
+    while (wa->done < n)
+        pthread_cond_wait(&wa->cond, &wa->lock);
+    pthread_mutex_unlock(&wa->lock);
+}
+
 /* A transaction whose commit fails (the WAL's fsync fails) fails every write in it, including
  * one refused for an Idempotency-Key that the failed transaction itself recorded: its replay
  * would answer with a response that is not stored. Nothing of it is stored, and the store
@@ -571,35 +611,15 @@ START_TEST(test_commit_failure_fails_every_write)
     memset(idem1.hash, 1, sizeof(idem1.hash));
     memset(idem2.hash, 1, sizeof(idem2.hash));
     idem2.replay = &rec;
-    memset(w, 0, sizeof(w));
-    for (int i = 0; i < 4; i++) {
-        response_init(&r[i]);
-        r[i].touchpoint = xstrdup("checkout");
-        r[i].nps = i;
-        w[i].responses = &r[i];
-        w[i].n = 1;
-        w[i].done = i ? wait_all_done : gate_done;
-        w[i].ctx = i ? (void *)&wa : (void *)&g;
-    }
+    gate_writes(w, r, 4, &g, &wa);
     w[1].idem = &idem1;
     w[2].idem = &idem2; /* the same key: refused as recorded by w[1], in the same transaction */
-    store_write_submit(st, &w[0]);
-    pthread_mutex_lock(&g.lock);
-    while (!g.entered)
-        pthread_cond_wait(&g.cond, &g.lock);
-    pthread_mutex_unlock(&g.lock);
+    gate_hold(&g, &w[0]);
     v = store_data_version(st);
     for (int i = 1; i < 4; i++)
         store_write_submit(st, &w[i]);
     store_vfs_fail_syncs(1);
-    pthread_mutex_lock(&g.lock);
-    g.open = 1;
-    pthread_cond_broadcast(&g.cond);
-    pthread_mutex_unlock(&g.lock);
-    pthread_mutex_lock(&wa.lock);
-    while (wa.done < 3)
-        pthread_cond_wait(&wa.cond, &wa.lock);
-    pthread_mutex_unlock(&wa.lock);
+    gate_release(&g, &wa, 3);
     store_vfs_fail_syncs(0);
 
     ck_assert_int_eq(w[0].rc, 0);
@@ -901,31 +921,11 @@ START_TEST(test_ids_never_reused)
 
     /* Three writes in one transaction (queued while a gate holds the writer): numbered in
      * order from one lookup. */
-    memset(w, 0, sizeof(w));
-    for (int i = 0; i < 4; i++) {
-        response_init(&r[i]);
-        r[i].touchpoint = xstrdup("checkout");
-        r[i].nps = i;
-        w[i].responses = &r[i];
-        w[i].n = 1;
-        w[i].done = i ? wait_all_done : gate_done;
-        w[i].ctx = i ? (void *)&wa : (void *)&g;
-    }
-    store_write_submit(st, &w[0]);
-    pthread_mutex_lock(&g.lock);
-    while (!g.entered)
-        pthread_cond_wait(&g.cond, &g.lock);
-    pthread_mutex_unlock(&g.lock);
+    gate_writes(w, r, 4, &g, &wa);
+    gate_hold(&g, &w[0]);
     for (int i = 1; i < 4; i++)
         store_write_submit(st, &w[i]);
-    pthread_mutex_lock(&g.lock);
-    g.open = 1;
-    pthread_cond_broadcast(&g.cond);
-    pthread_mutex_unlock(&g.lock);
-    pthread_mutex_lock(&wa.lock);
-    while (wa.done < 3)
-        pthread_cond_wait(&wa.cond, &wa.lock);
-    pthread_mutex_unlock(&wa.lock);
+    gate_release(&g, &wa, 3);
     for (int i = 0; i < 4; i++) {
         ck_assert_int_eq(w[i].rc, 0);
         ck_assert_int_eq(r[i].id, c + 1 + i);

@@ -165,8 +165,11 @@ static int analytics_range(struct req *req, int days, struct response_filter *f)
             f->has_from = 1;
         }
     }
-    if (f->has_from && f->has_to && f->to <= f->from)
+    if (f->has_from && f->has_to && f->to <= f->from) {
+        if (!to) /* to is now: name what the client sent */
+            return err_param(e, "from", "must be earlier than now (to defaults to now)");
         return err_param(e, "to", "must be later than from");
+    }
     return 0;
 }
 

@@ -122,7 +122,8 @@ static void response_write(struct jw *w, const struct response *r)
     jw_raw(w, "}");
 }
 
-static int response_parse_properties(json_t *v, char **out, struct err *e)
+/* base: the pointer of the properties member ("/properties", "/items/3/properties"). */
+static int response_parse_properties(json_t *v, const char *base, char **out, struct err *e)
 {
     const char *name;
     json_t *val;
@@ -131,13 +132,13 @@ static int response_parse_properties(json_t *v, char **out, struct err *e)
     if (!v || json_is_null(v))
         return 0;
     if (!json_is_object(v))
-        return err_field(e, "/properties", "must be a flat JSON object");
+        return err_field(e, base, "must be a flat JSON object");
     if (json_object_size(v) > PROPERTIES_MAX_KEYS)
-        return err_field(e, "/properties", "must have at most %d members", PROPERTIES_MAX_KEYS);
+        return err_field(e, base, "must have at most %d members", PROPERTIES_MAX_KEYS);
     json_object_foreach (v, name, val) {
-        char ptr[128];
+        char ptr[240];
 
-        snprintf(ptr, sizeof(ptr), "/properties/%.64s", name);
+        snprintf(ptr, sizeof(ptr), "%s/%.64s", base, name);
         if (strlen(name) == 0 || strlen(name) > PROPERTY_KEY_MAX ||
             !util_valid_text(name, PROPERTY_KEY_MAX))
             ret =
@@ -214,7 +215,7 @@ static int response_parse(json_t *obj, const char *base, struct response *r, str
         char *props = NULL;
 
         snprintf(ptr, sizeof(ptr), "%s/properties", base);
-        response_parse_properties(json_object_get(obj, "properties"), &props, e);
+        response_parse_properties(json_object_get(obj, "properties"), ptr, &props, e);
         r->properties = props;
     }
     if (r->nps == RESPONSE_ABSENT && r->csat == RESPONSE_ABSENT && r->ces == RESPONSE_ABSENT &&

@@ -3,6 +3,8 @@
  */
 #include "err.h"
 
+#include "util.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +41,7 @@ int err_set(struct err *e, enum err_code code, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(e->detail, sizeof(e->detail), fmt, ap);
         va_end(ap);
+        util_utf8_scrub(e->detail); /* quotes request bytes, maybe cut inside a character */
     }
     return -1;
 }
@@ -46,21 +49,28 @@ int err_set(struct err *e, enum err_code code, const char *fmt, ...)
 static int err_add(struct err *e, enum err_code code, const char *name, const char *value,
                    const char *fmt, va_list ap)
 {
-    char detail[256];
+    char detail[256], where[256];
 
     if (!e)
         return -1;
     if (e->code == ERR_NONE)
         e->code = code;
+    /* Both quote the request (a parameter's name, a body's member names), and may cut it
+     * inside a character: JSON needs well-formed UTF-8. */
     vsnprintf(detail, sizeof(detail), fmt, ap);
-    if (e->detail[0] == '\0')
-        snprintf(e->detail, sizeof(e->detail), "%.100s: %.150s", value[0] ? value : "/", detail);
+    util_utf8_scrub(detail);
+    snprintf(where, sizeof(where), "%s", value);
+    util_utf8_scrub(where);
+    if (e->detail[0] == '\0') {
+        snprintf(e->detail, sizeof(e->detail), "%.100s: %.150s", where[0] ? where : "/", detail);
+        util_utf8_scrub(e->detail);
+    }
     e->nfields++;
     if (e->nfields > ERR_MAX_FIELDS)
         return -1;
     if (!e->fields)
         e->fields = json_array();
-    json_array_append_new(e->fields, json_pack("{s:s, s:s}", name, value, "detail", detail));
+    json_array_append_new(e->fields, json_pack("{s:s, s:s}", name, where, "detail", detail));
     return -1;
 }
 
@@ -97,6 +107,11 @@ int err_http_status(enum err_code code)
 const char *err_slug(enum err_code code)
 {
     return err_rows[err_clamp(code)].slug;
+}
+
+const char *err_title(enum err_code code)
+{
+    return err_rows[err_clamp(code)].title;
 }
 
 json_t *err_problem(const struct err *e)

@@ -58,6 +58,7 @@ int err_param(struct err *e, const char *param, const char *fmt, ...)
 
 int err_http_status(enum err_code code);
 const char *err_slug(enum err_code code);
+const char *err_title(enum err_code code);
 
 /* Renders the problem document. Returns a new reference. */
 json_t *err_problem(const struct err *e);

@@ -265,11 +265,19 @@ void req_reply_json(struct req *r, int status, json_t *body)
 void req_reply_error(struct req *r, const struct err *e)
 {
     json_t *doc = err_problem(e);
-    char *text = json_dumps(doc, JSON_COMPACT);
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
     json_decref(doc);
-    if (!text)
-        abort();
+    if (!text) {
+        /* Not expected (err.c keeps every string well-formed UTF-8), but an error reply must
+         * never take the server down: the document without its detail. */
+        char buf[256];
+        int n =
+            snprintf(buf, sizeof(buf), "{\"type\":\"/problems/%s\",\"title\":\"%s\",\"status\":%d}",
+                     err_slug(e->code), err_title(e->code), err_http_status(e->code));
+
+        text = xstrdup(n > 0 && (size_t)n < sizeof(buf) ? buf : "{}");
+    }
     req_reply_raw(r, err_http_status(e->code), "application/problem+json", text, strlen(text));
     /* the headers that belong to the status, on every path that answers with it */
     if (e->code == ERR_UNAUTHORIZED)
@@ -335,6 +343,41 @@ static void http_reply_too_large(struct req *r)
     err_set(&e, ERR_TOO_LARGE, "request body exceeds the limit of %zu bytes", r->limit);
     req_reply_error(r, &e);
     err_release(&e);
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decoding of the path and of query names and values, as libmicrohttpd's own, except
+ * that %00 stays as those three characters: decoded, the NUL cut the C string, and
+ * "touchpoint=a%00b" filtered by "a" or "/healthz%00" answered 200. Kept, they are an unknown
+ * path, parameter or value like any other. */
+static size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *rd = s, *wr = s;
+    int hi, lo;
+
+    (void)cls;
+    (void)conn;
+    while (*rd) {
+        if (rd[0] == '%' && (hi = hex_value(rd[1])) >= 0 && (lo = hex_value(rd[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *wr++ = (char)(hi * 16 + lo);
+            rd += 3;
+        } else {
+            *wr++ = *rd++;
+        }
+    }
+    *wr = '\0';
+    return (size_t)(wr - s);
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -527,7 +570,8 @@ int http_start(const struct http_config *cfg, struct http **out, struct err *e)
         (unsigned)cfg->conn_limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s, MHD_OPTION_THREAD_STACK_SIZE,
         (size_t)(1 << 20), MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
-        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_UNESCAPE_CALLBACK, http_unescape,
+        NULL, MHD_OPTION_END);
     if (!h->daemon) {
         free(h);
         return err_set(e, ERR_UNAVAILABLE, "cannot listen on %s", cfg->listen);

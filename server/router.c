@@ -99,13 +99,27 @@ static const char *router_method_name(enum http_method m)
 }
 
 /* Fills allow with the methods routed for path ("GET, HEAD, POST"); returns how many. */
+/* Whether route r serves path. A path that is some route's path without parameters names
+ * that resource ("/v1/responses/batch"), not a parameter of another ("/v1/responses/{id}"):
+ * GET on it is 405, not a lookup of the response "batch". */
+static int router_serves(const struct router *rt, const struct route *r, const char *path,
+                         struct req *req)
+{
+    if (strchr(r->path, '{')) {
+        for (size_t i = 0; i < rt->nroutes; i++)
+            if (!strchr(rt->routes[i].path, '{') && strcmp(rt->routes[i].path, path) == 0)
+                return 0;
+    }
+    return router_match(r->path, path, req);
+}
+
 static int router_allow(const struct router *rt, const char *path, char *allow, size_t len)
 {
     int n = 0;
 
     allow[0] = '\0';
     for (size_t i = 0; i < rt->nroutes; i++) {
-        if (!router_match(rt->routes[i].path, path, NULL))
+        if (!router_serves(rt, &rt->routes[i], path, NULL))
             continue;
         if (n++)
             strncat(allow, ", ", len - strlen(allow) - 1);
@@ -128,12 +142,16 @@ static int router_query_cb(const char *name, const char *value, void *ctx)
     struct query_check *q = ctx;
     int allowed = 0;
 
-    (void)value;
     for (const char *const *a = q->route->query; a && *a; a++)
         if (strcmp(*a, name) == 0)
             allowed = 1;
     if (!allowed) {
         err_param(q->e, name, "unknown query parameter");
+        return 1;
+    }
+    if (!value) {
+        /* "?limit" without "=": handlers would read it as absent */
+        err_param(q->e, name, "has no value; write %s=...", name);
         return 1;
     }
     for (int i = 0; i < q->nseen; i++) {
@@ -301,7 +319,7 @@ void router_dispatch(struct req *req, void *ctx)
     if (m == HTTP_HEAD)
         m = HTTP_GET;
     for (size_t i = 0; i < rt->nroutes; i++) {
-        if (rt->routes[i].method == m && router_match(rt->routes[i].path, req_path(req), req)) {
+        if (rt->routes[i].method == m && router_serves(rt, &rt->routes[i], req_path(req), req)) {
             route = &rt->routes[i];
             break;
         }

@@ -275,8 +275,6 @@ int util_parse_time(const char *s, int allow_date, int64_t *ms)
         return -1;
     if (h > 23 || mi > 59 || sec > 60)
         return -1;
-    if (sec == 60) /* a leap second counts as the last second of its minute */
-        sec = 59;
     if (*p == '.') {
         int ndig = 0;
 
@@ -303,6 +301,15 @@ int util_parse_time(const char *s, int allow_date, int64_t *ms)
     }
     if (*p != '\0')
         return -1;
+    if (sec == 60) {
+        /* A leap second comes only at the end of a UTC day (RFC 3339 5.7), and counts as the
+         * last second before it. */
+        int utc_min = ((h * 60 + mi - sign * (oh * 60 + om)) % 1440 + 1440) % 1440;
+
+        if (utc_min != 1439)
+            return -1;
+        sec = 59;
+    }
     int64_t secs = util_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     secs -= sign * (oh * 3600 + om * 60);
     *ms = secs * 1000 + frac;
@@ -481,6 +488,21 @@ int util_utf8_len(const unsigned char *p)
         return 4;
     }
     return 0;
+}
+
+void util_utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+
+    while (*p) {
+        int len = util_utf8_len(p);
+
+        if (len == 0) {
+            *p++ = '?';
+            continue;
+        }
+        p += len;
+    }
 }
 
 int util_valid_text(const char *s, size_t max)

@@ -68,5 +68,9 @@ int util_valid_text(const char *s, size_t max);
 /* Length of the UTF-8 sequence at p (1-4; p is NUL-terminated), or 0 when it is not
  * well-formed (overlong forms, surrogates and values above U+10FFFF are refused). */
 int util_utf8_len(const unsigned char *p);
+/* Replaces, in place, every byte of s that does not begin a well-formed UTF-8 sequence (also a
+ * sequence cut short at the end) with '?': text quoted from a request (an error's detail) then
+ * always serializes as JSON. */
+void util_utf8_scrub(char *s);
 
 #endif

@@ -305,6 +305,10 @@ class AnalyticsTest(ServerTestCase):
                                               "from": "2000-01-01", "to": "2026-01-01"})):
             r = self.admin.get(path, params=params)
             self.assertEqual(r.status, 400, (path, params, r))
+        # a from in the future, with to left to default to now: the problem names from
+        r = self.admin.get("/v1/journeys/support/overview", params={"from": "2099-01-01"})
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual([x["parameter"] for x in r.body["errors"]], ["from"], r)
         self.assertEqual(self.admin.get("/v1/journeys/nope/overview").status, 404)
         self.assertEqual(self.admin.get("/v1/journeys/nope/drivers").status, 404)
 

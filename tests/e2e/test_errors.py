@@ -263,7 +263,10 @@ class StatusTest(RejectionMixin, ServerTestCase):
                                       ("PUT", "/v1/journeys/purchase", {"GET", "PATCH", "DELETE"}),
                                       ("PATCH", "/v1/keys", {"GET", "POST"}),
                                       ("POST", "/healthz", {"GET"}),
-                                      ("DELETE", "/v1/metrics", {"GET"})]:
+                                      ("DELETE", "/v1/metrics", {"GET"}),
+                                      # a resource of its own, not the response "batch"
+                                      ("GET", "/v1/responses/batch", {"POST"}),
+                                      ("DELETE", "/v1/responses/batch", {"POST"})]:
             with self.subTest(method=method, path=path):
                 body = OK if method in ("PUT", "PATCH", "POST") else None
                 r = self.admin.request(method, path, body=body)
@@ -289,12 +292,94 @@ class StatusTest(RejectionMixin, ServerTestCase):
                      "/v1/metrics?group=touchpoint", "/v1/journeys?x=1", "/v1/touchpoints?x=1",
                      "/v1/touchpoints/checkout?x=1", "/v1/journeys/purchase?expand=1",
                      "/v1/keys?x=1", "/v1/responses?limit=1&limit=2",
-                     "/v1/metrics?journey=purchase&journey=rean"]:
+                     "/v1/metrics?journey=purchase&journey=rean", "/v1/responses?limit",
+                     "/v1/metrics?group_by=touchpoint&fill"]:
             with self.subTest(path=path):
                 self.assertProblem(self.admin.get(path), 400)
         r = self.admin.request("POST", "/v1/responses?dry_run=1", body=OK)
         self.assertProblem(r, 400)
         self.assertNothingStored()
+
+
+class RequestTextTest(RejectionMixin, ServerTestCase):
+    """Bytes from the request end up in error details: not UTF-8, or cut inside a character at
+    a detail's length, they once made the problem document unserializable and the server
+    abort. And %00 in a path or query once cut the text there (a filter by "a" for "a%00b")."""
+
+    E = "%C3%A9"  # é, percent-encoded
+
+    @classmethod
+    def prepare(cls):
+        cls.make_touchpoint("checkout", "purchase", "purchase")
+        cls.bound = cls.make_key("submit", origins=["https://shop.example"])
+
+    def check(self, resp, status, named=None):
+        body = self.assertProblem(resp, status)
+        if named is not None:
+            errors = body.get("errors")
+            self.assertTrue(errors, resp)
+            self.assertIn(named, [e.get("parameter", e.get("pointer")) for e in errors], resp)
+        self.assertEqual(self.anon.get("/healthz").status, 200)
+
+    def test_invalid_utf8_in_path_and_query(self):
+        e = self.E
+        self.check(self.anon.get("/%FF"), 404)
+        self.check(self.anon.get("/" + e * 120), 404)
+        self.check(self.anon.get("/healthz?%FF=1"), 400)
+        self.check(self.anon.get("/healthz?" + "a" * 99 + e + "=1"), 400)
+        self.check(self.admin.request("PUT", "/v1/journeys/" + e * 100, body={}), 405)
+        for method, path in [("GET", "/v1/touchpoints/%FF"), ("GET", "/v1/journeys/%FF"),
+                             ("DELETE", "/v1/journeys/%FF"), ("GET", "/v1/responses/%FF")]:
+            with self.subTest(path=path):
+                self.check(self.admin.request(method, path), 404)
+        self.check(self.admin.get("/v1/metrics?group_by=%FF"), 400, "group_by")
+        self.check(self.admin.get("/v1/metrics?group_by=%C3%28"), 400, "group_by")
+        self.check(self.admin.get("/v1/metrics?touchpoint=" + e * 150), 400, "touchpoint")
+        out = self.admin.raw_exchange(b"G\xffT /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+        parsed = parse_raw_response(out)
+        self.assertIsNotNone(parsed, out[:200])
+        self.assertEqual(parsed[0], 405, out[:300])
+        json.loads(parsed[2].decode("utf-8"))
+        self.assertNothingStored()
+
+    def test_long_member_names_cut_inside_a_character(self):
+        name = "\u00e9" * 60
+        r = self.admin.post("/v1/responses", dict(OK, **{name: 1}))
+        self.check(r, 422)
+        self.assertTrue(r.body["errors"][0]["pointer"].startswith("/" + "\u00e9" * 40), r)
+        body = dict(OK, properties={"a" + "\u00e9" * 45: [1]})
+        r = self.admin.post("/v1/responses", body)
+        self.check(r, 422)
+        self.assertTrue(r.body["errors"][0]["pointer"].startswith("/properties/a\u00e9"), r)
+        # in a batch, the pointer goes into the item
+        r = self.admin.post("/v1/responses/batch",
+                            {"items": [OK, dict(OK, properties={"a" + "\u00e9" * 45: [1]})]})
+        self.check(r, 422)
+        self.assertTrue(r.body["errors"][0]["pointer"].startswith("/items/1/properties/a"), r)
+        r = self.admin.post("/v1/responses/batch", {"items": [OK, dict(OK, properties=5)]})
+        self.check(r, 422, "/items/1/properties")
+        self.assertNothingStored()
+
+    def test_origin_not_utf8(self):
+        raw = ("POST /v1/responses HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+               "Content-Type: application/json\r\nContent-Length: %d\r\n"
+               % (self.bound["key"], len(json.dumps(OK)))).encode()
+        out = self.admin.raw_exchange(raw + b"Origin: https://\xff\r\n\r\n"
+                                      + json.dumps(OK).encode(), timeout=5)
+        parsed = parse_raw_response(out)
+        self.assertIsNotNone(parsed, out[:200])
+        self.assertEqual(parsed[0], 403, out[:300])
+        json.loads(parsed[2].decode("utf-8"))
+        self.assertEqual(self.anon.get("/healthz").status, 200)
+        self.assertNothingStored()
+
+    def test_nul_in_path_and_query_is_not_a_cut(self):
+        self.check(self.admin.get("/v1/responses?touchpoint=checkout%00junk"), 400, "touchpoint")
+        self.check(self.admin.get("/v1/responses?from=2026-10-01%00junk"), 400, "from")
+        self.check(self.admin.get("/v1/metrics?channel=web%00x&limit=1"), 400)
+        self.check(self.admin.get("/v1/responses?limit%00junk=1"), 400, "limit%00junk")
+        self.check(self.anon.get("/healthz%00"), 404)
+        self.check(self.admin.get("/v1/touchpoints/checkout%00"), 404)
 
 
 class BodyLimitDefaultTest(RejectionMixin, ServerTestCase):

@@ -3,6 +3,7 @@
  * and problem documents.
  */
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check_main.h"
@@ -118,6 +119,49 @@ START_TEST(test_err_field_cap)
 }
 END_TEST
 
+/* Text quoted from a request that is not UTF-8, or is cut inside a character by a detail's
+ * length, still makes a problem document (jansson refuses such strings: the server aborted). */
+START_TEST(test_err_problem_from_bad_text)
+{
+    static const char *const names[] = {"\xff", "a\xc3", "\xed\xa0\x80x", "ok\xf4\x90\x80\x80"};
+    char longname[200];
+    struct err e;
+    json_t *doc;
+    char *text;
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        err_init(&e);
+        err_param(&e, names[i], "unknown query parameter");
+        doc = err_problem(&e);
+        ck_assert_ptr_nonnull(doc);
+        ck_assert_int_eq(json_array_size(json_object_get(doc, "errors")), 1);
+        json_decref(doc);
+        err_release(&e);
+        err_init(&e);
+        err_set(&e, ERR_NOT_FOUND, "no resource at %s", names[i]);
+        doc = err_problem(&e);
+        text = json_dumps(doc, 0);
+        ck_assert_ptr_nonnull(text);
+        free(text);
+        json_decref(doc);
+        err_release(&e);
+    }
+    /* a two-byte character across the 100-byte cut of the detail's field name */
+    memset(longname, 'a', 99);
+    memcpy(longname + 99, "\xc3\xa9", 3);
+    err_init(&e);
+    err_field(&e, longname, "unknown field");
+    doc = err_problem(&e);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(json_object_get(doc, "errors"), 0), "pointer")),
+                     longname);
+    ck_assert_int_eq(json_string_value(json_object_get(doc, "detail"))[99], '?');
+    json_decref(doc);
+    err_release(&e);
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -128,6 +172,7 @@ static Suite *router_suite(void)
     tcase_add_test(tc, test_err_table);
     tcase_add_test(tc, test_err_problem);
     tcase_add_test(tc, test_err_field_cap);
+    tcase_add_test(tc, test_err_problem_from_bad_text);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,7 +8,9 @@ Measures, each figure the median of BENCH_RUNS runs (default 3) taken in this on
      of group commit has random customer ids (wrk_post.lua ... random), which put every
      response on a random page of the customer index: the costly case for checkpoints. A
      fourth sends an Idempotency-Key on every request (wrk_post.lua ... keys), random like a
-     client's UUIDs: one more record per response, on a random page of its table.
+     client's UUIDs: one more record per response, on a random page of its table. A fifth
+     runs while 8 more connections ask GET /v1/metrics?group_by=touchpoint without pause
+     (dashboards during a campaign: every commit moves the data version, so no 304 helps).
   2. POST /v1/responses/batch with 1000-item bodies, a few connections: rows/s.
   3. GET /v1/metrics at every size of BENCH_SIZES (default "1000000 10000000") responses, with
      wrk -t1 -c1 and no If-None-Match (every request computed), beside the same aggregate as a
@@ -46,6 +48,9 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# The fifth ingest run: this many connections poll this query meanwhile
+DASHBOARDS = 8
+DASHBOARD_QUERY = "/v1/metrics?group_by=touchpoint"
 REPO = os.path.dirname(os.path.dirname(HERE))
 DAY_MS = 86400 * 1000
 
@@ -168,8 +173,8 @@ def run(cmd, timeout, **kw):
                           timeout=timeout, **kw)
 
 
-def wrk(url, script, threads, conns, duration, headers=(), args=()):
-    """Runs wrk; returns (the command, the dict its done() printed)."""
+def wrk_start(url, script, threads, conns, duration, headers=(), args=()):
+    """Starts wrk; returns (the command, the process). wrk_result waits for it."""
     cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % duration, "--timeout", "10s",
            "-s", script]
     for h in headers:
@@ -177,21 +182,33 @@ def wrk(url, script, threads, conns, duration, headers=(), args=()):
     cmd.append(url)
     if args:
         cmd += ["--"] + list(args)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    p = run(cmd, timeout=duration + 120)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    for line in p.stdout.splitlines():
+    return cmd, subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+
+
+def wrk_result(proc, duration):
+    """The dict that wrk's done() printed, with rps and the error total."""
+    out, err = proc.communicate(timeout=duration + 120)
+    for line in out.splitlines():
         if line.startswith("WRK_JSON "):
             res = json.loads(line[len("WRK_JSON "):])
             res["rps"] = res["requests"] / (res["duration_us"] / 1e6)
-            # CPUs wrk kept busy (the machine has few; the client competes with the server)
-            res["client_cpus"] = ((after.ru_utime - before.ru_utime) +
-                                  (after.ru_stime - before.ru_stime)) / (res["duration_us"] / 1e6)
             res["errors"] = sum(res[k] for k in ("err_connect", "err_read", "err_write",
                                                  "err_status", "err_timeout"))
-            return cmd, res
-    raise RuntimeError("wrk printed no result (exit %d): %s\n%s" % (p.returncode, p.stdout,
-                                                                     p.stderr))
+            return res
+    raise RuntimeError("wrk printed no result (exit %d): %s\n%s" % (proc.returncode, out, err))
+
+
+def wrk(url, script, threads, conns, duration, headers=(), args=()):
+    """Runs wrk; returns (the command, the dict its done() printed)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cmd, proc = wrk_start(url, script, threads, conns, duration, headers, args)
+    res = wrk_result(proc, duration)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # CPUs wrk kept busy (the machine has few; the client competes with the server)
+    res["client_cpus"] = ((after.ru_utime - before.ru_utime) +
+                          (after.ru_stime - before.ru_stime)) / (res["duration_us"] / 1e6)
+    return cmd, res
 
 
 def show_cmd(cmd, key, port=None, keys=None):
@@ -372,21 +389,36 @@ class Bench:
 
     def ingest(self, template, keys):
         o = self.o
-        res = {"group": [], "each": [], "random": [], "keys": []}
+        res = {"group": [], "each": [], "random": [], "keys": [], "dashboards": []}
         url_script = os.path.join(HERE, "wrk_post.lua")
+        auth = "Authorization: Bearer " + self.key
         for i in range(o.runs):
-            for mode in ("group", "each", "random", "keys"):
+            for mode in ("group", "each", "random", "keys", "dashboards"):
                 note("ingest %s, run %d of %d" % (mode, i + 1, o.runs))
                 db = fresh_db(template, self.tmp, "ingest.db")
                 extra = ["--commit-mode", "each"] if mode == "each" else []
                 srv = self.server(db, extra)
                 try:
                     cpu0 = srv.cpu_seconds()
+                    if mode == "dashboards":
+                        # DASHBOARDS connections ask for metrics without pause while the
+                        # ingest runs: every commit moves the data version, so no 304 helps
+                        qcmd, q = wrk_start(srv.url + DASHBOARD_QUERY,
+                                            os.path.join(HERE, "wrk_get.lua"), 1, DASHBOARDS,
+                                            o.duration, [auth])
                     cmd, r = wrk(srv.url + "/v1/responses", url_script, 2, 64, o.duration,
-                                 ["Authorization: Bearer " + self.key],
+                                 [auth],
                                  [",".join(keys)] + ([mode] if mode in ("random", "keys") else []))
                     r["server_cpus"] = (srv.cpu_seconds() - cpu0) / (r["duration_us"] / 1e6)
                     r["hwm_kib"] = srv.vm_hwm_kib()
+                    if mode == "dashboards":
+                        r["queries"] = wrk_result(q, o.duration)
+                        r["client_cpus"] = float("nan")  # two clients: not told apart
+                        if r["queries"]["errors"]:
+                            self.problems.append("ingest dashboards run %d: the metrics "
+                                                 "queries saw %d errors" % (
+                                                     i + 1, r["queries"]["errors"]))
+                        self.cmds["dashboards"] = show_cmd(qcmd, self.key, srv.port)
                 finally:
                     rc = srv.stop()
                 stored = count_responses(db)
@@ -567,7 +599,8 @@ def fmt_int(v):
 
 def cpus(m):
     """CPUs kept busy by the server and by wrk during the run, e.g. "1.2/0.7"."""
-    return "%.1f/%.1f" % (m["server_cpus"], m["client_cpus"])
+    c = m["client_cpus"]
+    return "%.1f/%s" % (m["server_cpus"], "-" if c != c else "%.1f" % c)  # c != c: NaN
 
 
 def verdict(ok):
@@ -611,8 +644,9 @@ def report(b, loads, started):
         meds = {}
         labels = {"group": "group commit (default)", "each": "--commit-mode each",
                   "random": "group commit, random customer ids",
-                  "keys": "group commit, Idempotency-Key on each"}
-        for mode in ("group", "each", "random", "keys"):
+                  "keys": "group commit, Idempotency-Key on each",
+                  "dashboards": "group commit, %d dashboards querying" % DASHBOARDS}
+        for mode in ("group", "each", "random", "keys", "dashboards"):
             rs = R["ingest"][mode]
             m = {k: med([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "hwm_kib",
                                                       "server_cpus", "client_cpus")}
@@ -624,6 +658,12 @@ def report(b, loads, started):
                          "runs (req/s)"]))
         ratio = meds["group"]["rps"] / meds["each"]["rps"] if meds["each"]["rps"] else None
         log("  ratio group/each: %.1fx" % ratio if ratio else "  ratio group/each: -")
+        qs = [r["queries"] for r in R["ingest"]["dashboards"]]
+        log("  the dashboards meanwhile (wrk -t1 -c%d %s, no If-None-Match): %s queries/s, "
+            "p50 %s ms, p99 %s ms" % (DASHBOARDS, DASHBOARD_QUERY,
+                                      fmt_int(med([q["rps"] for q in qs])),
+                                      fmt_ms(med([q["p50_us"] for q in qs])),
+                                      fmt_ms(med([q["p99_us"] for q in qs]))))
         g = meds["group"]
         targets += [("ingest >= 40,000 req/s", fmt_int(g["rps"]), g["rps"] >= 40000),
                     ("ingest p99 <= 10 ms", fmt_ms(g["p99_us"]) + " ms", g["p99_us"] <= 10000),

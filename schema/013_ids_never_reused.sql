@@ -14,6 +14,17 @@ CREATE TABLE ids_retired (
     id   INTEGER NOT NULL  -- the largest id deleted from it
 ) STRICT, WITHOUT ROWID;
 
+-- Ids deleted before this migration are not known, but the one that matters is: the newest
+-- response an Idempotency-Key still replays (records are appended in id order, and a batch's
+-- reply lists its ids in order). If it was deleted, the next response must not take its id.
+INSERT INTO ids_retired (name, id)
+SELECT 'responses', id FROM (
+    SELECT CASE WHEN json_valid(body)
+                THEN coalesce(json_extract(body, '$.id'), json_extract(body, '$.items[#-1].id'))
+           END AS id
+    FROM idempotency_records WHERE id = (SELECT max(id) FROM idempotency_records))
+WHERE typeof(id) = 'integer' AND id > 0;
+
 CREATE TRIGGER responses_id_retired AFTER DELETE ON responses BEGIN
     INSERT INTO ids_retired (name, id) VALUES ('responses', old.id)
     ON CONFLICT (name) DO UPDATE SET id = max(id, excluded.id);

@@ -264,25 +264,27 @@ void req_reply_json(struct req *r, int status, json_t *body)
 
 void req_reply_error(struct req *r, const struct err *e)
 {
+    enum err_code code = e->code == ERR_NONE ? ERR_INTERNAL : e->code; /* as err_problem */
     json_t *doc = err_problem(e);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 
     json_decref(doc);
     if (!text) {
         /* Not expected (err.c keeps every string well-formed UTF-8), but an error reply must
-         * never take the server down: the document without its detail. */
-        char buf[256];
-        int n =
-            snprintf(buf, sizeof(buf), "{\"type\":\"/problems/%s\",\"title\":\"%s\",\"status\":%d}",
-                     err_slug(e->code), err_title(e->code), err_http_status(e->code));
+         * never take the server down: the document with its title as the detail. */
+        char buf[512];
+        int n = snprintf(buf, sizeof(buf),
+                         "{\"type\":\"/problems/%s\",\"title\":\"%s\",\"status\":%d,"
+                         "\"detail\":\"%s\"}",
+                         err_slug(code), err_title(code), err_http_status(code), err_title(code));
 
         text = xstrdup(n > 0 && (size_t)n < sizeof(buf) ? buf : "{}");
     }
-    req_reply_raw(r, err_http_status(e->code), "application/problem+json", text, strlen(text));
+    req_reply_raw(r, err_http_status(code), "application/problem+json", text, strlen(text));
     /* the headers that belong to the status, on every path that answers with it */
-    if (e->code == ERR_UNAUTHORIZED)
+    if (code == ERR_UNAUTHORIZED)
         req_add_header(r, "WWW-Authenticate", "Bearer");
-    if (err_http_status(e->code) == 503)
+    if (err_http_status(code) == 503)
         req_add_header(r, "Retry-After", "1");
 }
 

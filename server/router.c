@@ -98,21 +98,24 @@ static const char *router_method_name(enum http_method m)
     return names[m];
 }
 
-/* Fills allow with the methods routed for path ("GET, HEAD, POST"); returns how many. */
-/* Whether route r serves path. A path that is some route's path without parameters names
- * that resource ("/v1/responses/batch"), not a parameter of another ("/v1/responses/{id}"):
- * GET on it is 405, not a lookup of the response "batch". */
+/* Whether route r serves path (and then, with req, sets its parameters). A path that is some
+ * route's path without parameters names that resource ("/v1/responses/batch"), not a
+ * parameter of another ("/v1/responses/{id}"): GET on it is 405, not a lookup of the response
+ * "batch". */
 static int router_serves(const struct router *rt, const struct route *r, const char *path,
                          struct req *req)
 {
-    if (strchr(r->path, '{')) {
-        for (size_t i = 0; i < rt->nroutes; i++)
-            if (!strchr(rt->routes[i].path, '{') && strcmp(rt->routes[i].path, path) == 0)
-                return 0;
-    }
+    if (!strchr(r->path, '{'))
+        return router_match(r->path, path, req);
+    if (!router_match(r->path, path, NULL))
+        return 0;
+    for (size_t i = 0; i < rt->nroutes; i++)
+        if (!strchr(rt->routes[i].path, '{') && strcmp(rt->routes[i].path, path) == 0)
+            return 0;
     return router_match(r->path, path, req);
 }
 
+/* Fills allow with the methods routed for path ("GET, HEAD, POST"); returns how many. */
 static int router_allow(const struct router *rt, const char *path, char *allow, size_t len)
 {
     int n = 0;

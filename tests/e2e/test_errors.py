@@ -369,7 +369,8 @@ class RequestTextTest(RejectionMixin, ServerTestCase):
         parsed = parse_raw_response(out)
         self.assertIsNotNone(parsed, out[:200])
         self.assertEqual(parsed[0], 403, out[:300])
-        json.loads(parsed[2].decode("utf-8"))
+        doc = json.loads(parsed[2].decode("utf-8"))
+        self.assertIn("origin", doc["detail"])  # the detail itself, not a fallback without it
         self.assertEqual(self.anon.get("/healthz").status, 200)
         self.assertNothingStored()
 

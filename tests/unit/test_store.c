@@ -918,6 +918,20 @@ START_TEST(test_ids_never_reused)
     ck_assert_int_eq(store_key_delete(st, 2, &e), 0);
     ck_assert_int_eq(add_key("0123456789ad"), 3);
     ck_assert_int_eq(add_target("csat"), 3);
+    /* a target deleted with its touchpoint (a foreign key's cascade) retires its id too */
+    {
+        struct target t = {0};
+
+        add_touchpoint("returns", "purchase", "purchase");
+        t.metric = xstrdup("ces");
+        t.value = 5;
+        t.touchpoint = xstrdup("returns");
+        ck_assert_int_eq(store_target_create(st, &t, &e), 0);
+        ck_assert_int_eq(t.id, 4);
+        target_release(&t);
+        ck_assert_int_eq(store_touchpoint_delete(st, "returns", &e), 0);
+        ck_assert_int_eq(add_target("expectation"), 5);
+    }
 
     /* Three writes in one transaction (queued while a gate holds the writer): numbered in
      * order from one lookup. */
@@ -932,6 +946,37 @@ START_TEST(test_ids_never_reused)
         err_release(&w[i].err);
         response_release(&r[i]);
     }
+    err_release(&e);
+}
+END_TEST
+
+/* Migration 13 on a database from before it: the newest response that an Idempotency-Key
+ * still replays may have been deleted already (the record is all that names it); its id is
+ * not given again. */
+START_TEST(test_ids_retired_seeded_by_migration)
+{
+    struct err e;
+    sqlite3 *db;
+
+    err_init(&e);
+    add_touchpoint("checkout", "purchase", "purchase");
+    ck_assert_int_eq(add_response("checkout", 9, NULL, -1), 1);
+    store_close(st);
+    st = NULL;
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sqlite3_exec(db,
+                     "DROP TRIGGER responses_id_retired; DROP TRIGGER api_keys_id_retired; "
+                     "DROP TRIGGER targets_id_retired; DROP TABLE ids_retired; "
+                     "INSERT INTO idempotency_records (fp, principal, idem_key, request_hash, "
+                     "status, body, created_at) VALUES (1, 'p', 'k', x'00', 201, "
+                     "'{\"items\":[{\"id\":6},{\"id\":7}]}', 0); PRAGMA user_version = 12",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_int_eq(store_open(path, NULL, &st, &e), 0);
+    ck_assert_int_eq(store_schema_version(st), (int)schema_count);
+    ck_assert_int_eq(add_response("checkout", 3, NULL, -1), 8);
     err_release(&e);
 }
 END_TEST
@@ -1355,6 +1400,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_version_and_persistence);
     tcase_add_test(tc, test_keys);
     tcase_add_test(tc, test_ids_never_reused);
+    tcase_add_test(tc, test_ids_retired_seeded_by_migration);
     suite_add_tcase(s, tc);
     tc = tcase_create("rollups");
     tcase_add_checked_fixture(tc, rollup_setup, rollup_teardown);

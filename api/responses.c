@@ -138,7 +138,7 @@ static int response_parse_properties(json_t *v, const char *base, char **out, st
     json_object_foreach (v, name, val) {
         char ptr[240];
 
-        snprintf(ptr, sizeof(ptr), "%s/%.64s", base, name);
+        v_member_ptr(ptr, sizeof(ptr), base, name, 64);
         if (strlen(name) == 0 || strlen(name) > PROPERTY_KEY_MAX ||
             !util_valid_text(name, PROPERTY_KEY_MAX))
             ret =

@@ -25,6 +25,22 @@ int valid_key(const char *s)
     return 1;
 }
 
+void v_member_ptr(char *buf, size_t len, const char *base, const char *name, size_t max)
+{
+    size_t n = (size_t)snprintf(buf, len, "%s/", base);
+
+    for (size_t i = 0; name[i] && i < max && n + 3 < len; i++) {
+        if (name[i] == '~' || name[i] == '/') {
+            buf[n++] = '~';
+            buf[n++] = name[i] == '~' ? '0' : '1';
+        } else {
+            buf[n++] = name[i];
+        }
+    }
+    if (n < len)
+        buf[n] = '\0';
+}
+
 int v_object(json_t *obj, const char *base, const char *const *allowed, struct err *e)
 {
     const char *name;
@@ -42,7 +58,7 @@ int v_object(json_t *obj, const char *base, const char *const *allowed, struct e
         if (!ok) {
             char ptr[160];
 
-            snprintf(ptr, sizeof(ptr), "%s/%.100s", base, name);
+            v_member_ptr(ptr, sizeof(ptr), base, name, 100);
             ret = err_field(e, ptr, "unknown field");
         }
     }

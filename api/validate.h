@@ -16,6 +16,10 @@
 #define KEY_MAX 64
 int valid_key(const char *s);
 
+/* Writes the JSON pointer of member name under base (RFC 6901: "~" as "~0", "/" as "~1"),
+ * keeping at most max bytes of the name. */
+void v_member_ptr(char *buf, size_t len, const char *base, const char *name, size_t max);
+
 /* Requires obj to be a JSON object whose members are all in allowed (NULL-terminated). base is
  * the pointer of obj ("" for the body). */
 int v_object(json_t *obj, const char *base, const char *const *allowed, struct err *e);

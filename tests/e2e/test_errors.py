@@ -358,6 +358,11 @@ class RequestTextTest(RejectionMixin, ServerTestCase):
         self.assertTrue(r.body["errors"][0]["pointer"].startswith("/items/1/properties/a"), r)
         r = self.admin.post("/v1/responses/batch", {"items": [OK, dict(OK, properties=5)]})
         self.check(r, 422, "/items/1/properties")
+        # RFC 6901: "/" and "~" in a member name are escaped in its pointer
+        r = self.admin.post("/v1/responses", dict(OK, properties={"a/b~c": [1]}))
+        self.check(r, 422, "/properties/a~1b~0c")
+        r = self.admin.post("/v1/responses", dict(OK, **{"x/y": 1}))
+        self.check(r, 422, "/x~1y")
         self.assertNothingStored()
 
     def test_origin_not_utf8(self):

@@ -57,6 +57,14 @@ START_TEST(test_object_unknown_field)
     err_release(&e);
     json_decref(j);
 
+    /* RFC 6901: a member name's "~" and "/" are escaped in its pointer */
+    j = parse("{\"a/b~c\":1}");
+    err_init(&e);
+    ck_assert_int_eq(v_object(j, "/items/0", allowed, &e), -1);
+    ck_assert_str_eq(first_pointer(&e), "/items/0/a~1b~0c");
+    err_release(&e);
+    json_decref(j);
+
     j = parse("[1]");
     err_init(&e);
     ck_assert_int_eq(v_object(j, "", allowed, &e), -1);

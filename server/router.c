@@ -221,12 +221,12 @@ static int router_etag_query_cb(const char *name, const char *value, void *ctx)
 
 /* A strong ETag for a read: the data version, the process, and the request. */
 static void router_etag(const struct router *rt, const struct route *route, struct req *req,
-                        char *out, size_t len)
+                        uint64_t version, char *out, size_t len)
 {
     struct etag_ctx c;
     unsigned char digest[SHA256_LEN];
     char hex[33];
-    uint64_t v[3] = {rt->boot, store_data_version(rt->store),
+    uint64_t v[3] = {rt->boot, version,
                      (route->flags & ROUTE_CLOCK) ? (uint64_t)(util_now_ms() / 60000) : 0};
 
     sha256_init(&c.h);
@@ -238,21 +238,53 @@ static void router_etag(const struct router *rt, const struct route *route, stru
     snprintf(out, len, "\"%s\"", hex);
 }
 
-/* Whether an If-None-Match header lists etag (or is "*"). */
+/* Whether an If-None-Match header lists etag: a comma-separated list of entity-tags, each
+ * maybe weak (W/, compared weakly as RFC 9110 wants for If-None-Match), with optional spaces
+ * and tabs around them. "*" is handled by the caller. */
 static int router_etag_matches(const char *header, const char *etag)
 {
     size_t n = strlen(etag);
-    const char *p;
+    const char *p = header;
 
     if (!header)
         return 0;
-    for (p = header; (p = strstr(p, etag)) != NULL; p += n) {
-        char after = p[n];
+    while (*p) {
+        const char *end;
 
-        if (after == '\0' || after == ',' || after == ' ')
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (*p != '"')
+            return 0; /* not an entity-tag: the header is malformed, so no match */
+        end = strchr(p + 1, '"');
+        if (!end)
+            return 0;
+        int same = (size_t)(end + 1 - p) == n && memcmp(p, etag, n) == 0;
+
+        p = end + 1;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p && *p != ',')
+            return 0;
+        if (same)
             return 1;
     }
     return 0;
+}
+
+/* Whether an If-None-Match header is "*" (any current representation). */
+static int router_etag_any(const char *header)
+{
+    if (!header)
+        return 0;
+    while (*header == ' ' || *header == '\t')
+        header++;
+    if (*header++ != '*')
+        return 0;
+    while (*header == ' ' || *header == '\t')
+        header++;
+    return *header == '\0';
 }
 
 static void router_cors(const struct router *rt, struct req *req)
@@ -317,6 +349,7 @@ void router_dispatch(struct req *req, void *ctx)
     enum http_method m = req_method(req);
     struct err *e = req_err(req);
     char allow[128], principal[64] = "", etag[40] = "";
+    uint64_t version = 0;
     unsigned perms = 0;
 
     if (m == HTTP_HEAD)
@@ -374,7 +407,8 @@ void router_dispatch(struct req *req, void *ctx)
             goto fail;
     }
     if (m == HTTP_GET && route->perm != PERM_NONE) {
-        router_etag(rt, route, req, etag, sizeof(etag));
+        version = store_data_version(rt->store);
+        router_etag(rt, route, req, version, etag, sizeof(etag));
         if (router_etag_matches(req_header(req, "If-None-Match"), etag)) {
             req_reply_json(req, HTTP_NOT_MODIFIED, NULL);
             req_add_header(req, "ETag", etag);
@@ -393,8 +427,13 @@ void router_dispatch(struct req *req, void *ctx)
     }
     if (route->handler(req, rt->app) < 0)
         goto fail;
-    if (etag[0] && req_reply_status(req) == HTTP_OK)
+    /* Only a body read at exactly that version gets its ETag: a commit begun meanwhile may
+     * show in it, and a strong ETag names one body. */
+    if (etag[0] && req_reply_status(req) == HTTP_OK && store_snapshot_exact(rt->store, version)) {
+        if (router_etag_any(req_header(req, "If-None-Match")))
+            req_reply_json(req, HTTP_NOT_MODIFIED, NULL); /* it exists: "*" matches */
         req_add_header(req, "ETag", etag);
+    }
     return;
 fail:
     if (e->code == ERR_NONE)

@@ -245,15 +245,25 @@ struct conn *reader_get(struct store *s, struct err *e)
     if (c)
         s->idle = c->next;
     pthread_mutex_unlock(&s->pool_lock);
-    if (c)
-        return c;
-    if (conn_open(s->path, 1, &c, e) < 0)
+    if (!c) {
+        if (conn_open(s->path, 1, &c, e) < 0)
+            return NULL;
+        conn_exec(c, "PRAGMA query_only=ON", NULL);
+        pthread_mutex_lock(&s->pool_lock);
+        s->all = xrealloc(s->all, (s->nall + 1) * sizeof(*s->all));
+        s->all[s->nall++] = c;
+        pthread_mutex_unlock(&s->pool_lock);
+    }
+    /* Everything read through one borrowing is one snapshot: a journey and its phases, a
+     * metrics scan's parts, never half of a commit (reader_put ends it). */
+    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        store_sqlerr(e, c->db, sqlite3_errcode(c->db), "read transaction");
+        pthread_mutex_lock(&s->pool_lock);
+        c->next = s->idle;
+        s->idle = c;
+        pthread_mutex_unlock(&s->pool_lock);
         return NULL;
-    conn_exec(c, "PRAGMA query_only=ON", NULL);
-    pthread_mutex_lock(&s->pool_lock);
-    s->all = xrealloc(s->all, (s->nall + 1) * sizeof(*s->all));
-    s->all[s->nall++] = c;
-    pthread_mutex_unlock(&s->pool_lock);
+    }
     return c;
 }
 
@@ -267,6 +277,8 @@ void reader_put(struct store *s, struct conn *c)
     for (int i = 0; i < CONN_TEXT_CACHE; i++)
         if (c->text_cache[i].stmt)
             sqlite3_reset(c->text_cache[i].stmt);
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     pthread_mutex_lock(&s->pool_lock);
     c->next = s->idle;
     s->idle = c;
@@ -296,11 +308,16 @@ int writer_end(struct store *s, int ok, struct err *e)
     for (int i = 0; i < CONN_STMT_CACHE && s->writer->cache[i].sql; i++)
         sqlite3_reset(s->writer->cache[i].stmt);
     if (ok) {
+        /* commits_begun runs ahead of version while a commit may become visible: a read that
+         * finds them different may have seen it (store_snapshot_exact). A failed commit is
+         * not visible (SQLite publishes a WAL commit after its sync) and is taken back. */
+        atomic_fetch_add(&s->commits_begun, 1);
         rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
         if (rc == SQLITE_OK) {
             atomic_fetch_add(&s->version, 1);
             ret = 0;
         } else {
+            atomic_fetch_sub(&s->commits_begun, 1);
             store_sqlerr(e, db, rc, "commit");
         }
     }
@@ -521,6 +538,7 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     pthread_mutex_init(&s->queue_lock, NULL);
     pthread_cond_init(&s->queue_cond, NULL);
     atomic_init(&s->version, 1);
+    atomic_init(&s->commits_begun, 1);
     atomic_init(&s->keys_version, 1);
     s->rollups = rollup_acc_new();
     if (conn_open(path, 0, &s->writer, e) < 0)
@@ -587,6 +605,11 @@ uint64_t store_keys_version(const struct store *s)
 uint64_t store_data_version(const struct store *s)
 {
     return atomic_load(&s->version);
+}
+
+int store_snapshot_exact(const struct store *s, uint64_t version)
+{
+    return atomic_load(&s->commits_begun) == version;
 }
 
 int store_schema_version(struct store *s)

@@ -59,6 +59,9 @@ int store_ready(struct store *s);
 uint64_t store_keys_version(const struct store *s);
 /* Moves with every committed write; 0 is never returned. */
 uint64_t store_data_version(const struct store *s);
+/* Whether no commit has begun since the data version was version: then everything read since
+ * that version was taken shows exactly that version (an ETag made from it names one body). */
+int store_snapshot_exact(const struct store *s, uint64_t version);
 /* The schema version applied (PRAGMA user_version). */
 int store_schema_version(struct store *s);
 

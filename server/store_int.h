@@ -51,6 +51,7 @@ struct store {
     struct conn **all; /* every read connection, for closing */
     size_t nall;
     _Atomic uint64_t version;
+    _Atomic uint64_t commits_begun; /* incremented before each COMMIT, version after it */
     _Atomic uint64_t keys_version;
     struct store_options opts;
     /* the group-commit writer */

@@ -967,12 +967,8 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
     int ret = -1;
 
     if (!c)
-        return -1;
-    if (sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
-        store_sqlerr(e, c->db, sqlite3_errcode(c->db), "metrics scan");
-        reader_put(s, c);
-        return -1;
-    }
+        return -1; /* reader_get began the read transaction: every part of the scan is one snapshot
+                    */
     if (from >= to) {
         ret = 0; /* an empty range */
         goto done;
@@ -1025,7 +1021,6 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
     ret = 0;
 done:
     scan_tps_release(&tps);
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     reader_put(s, c);
     return ret;
 }

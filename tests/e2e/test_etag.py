@@ -108,6 +108,23 @@ class ETagTest(ServerTestCase):
         self.assertEqual(j2.status, 200, j2)
         self.assertEqual(j2.body["name"], "Checkout %d" % self.n)
 
+    def test_if_none_match_syntax(self):
+        """RFC 9110 13.1.2: a list of entity-tags with optional whitespace (spaces or tabs),
+        weak ones compared weakly; "*" matches any current representation; something that is
+        not an entity-tag matches nothing."""
+        path = "/v1/metrics?group_by=touchpoint"
+        etag = self.reader.get(path).header("ETag")
+        for value, status in ((etag + "\t", 304), ('"a",\t' + etag, 304), ("W/" + etag, 304),
+                              (' "a" , W/' + etag + ' ', 304), ("*", 304), (" * ", 304),
+                              ("x" + etag, 200), (etag[:-1], 200), ('"a", x' + etag, 200),
+                              (etag + "x", 200), ("*, " + etag, 200)):
+            with self.subTest(value=value):
+                r = self.reader.get(path, headers={"If-None-Match": value})
+                self.assertEqual(r.status, status, r)
+                if status == 304:
+                    self.assertEqual(r.header("ETag"), etag)
+                    self.assertFalse(r.raw)
+
     def test_if_none_match_on_missing_resource(self):
         for path in ("/v1/responses/999999", "/v1/touchpoints/nope", "/v1/journeys/nope"):
             with self.subTest(path=path):

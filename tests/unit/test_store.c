@@ -981,6 +981,65 @@ START_TEST(test_ids_retired_seeded_by_migration)
 }
 END_TEST
 
+static const char *read_text(struct conn *c, const char *sql, char *buf, size_t len)
+{
+    sqlite3_stmt *q;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(c->db, sql, -1, &q, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(q), SQLITE_ROW);
+    snprintf(buf, len, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return buf;
+}
+
+/* Everything read through one borrowed connection is one snapshot: a commit between two of
+ * its statements (a journey renamed with its phases) shows in neither. And
+ * store_snapshot_exact tells whether a commit has begun since a data version was taken; a
+ * failed commit does not count. */
+START_TEST(test_reads_are_snapshots)
+{
+    char k1[] = "purchase", n1[] = "Buying", k2[] = "ownership", n2[] = "Owning";
+    struct phase ph[2] = {{.key = k1, .name = n1}, {.key = k2, .name = n2}};
+    struct conn *c;
+    struct err e;
+    char buf[64];
+    uint64_t v;
+
+    err_init(&e);
+    c = reader_get(st, &e);
+    ck_assert_ptr_nonnull(c);
+    ck_assert_str_eq(
+        read_text(c, "SELECT name FROM journeys WHERE key = 'purchase'", buf, sizeof(buf)),
+        "Purchase journey");
+    v = store_data_version(st);
+    ck_assert_int_eq(store_snapshot_exact(st, v), 1);
+    ck_assert_int_eq(store_journey_update(st, "purchase", "Buying it", ph, 2, &e), 0);
+    ck_assert_int_eq(store_snapshot_exact(st, v), 0);
+    ck_assert_int_eq(store_snapshot_exact(st, store_data_version(st)), 1);
+    ck_assert_str_eq(read_text(c,
+                               "SELECT p.name FROM phases p JOIN journeys j ON j.id = "
+                               "p.journey_id WHERE j.key = 'purchase' AND p.key = 'purchase'",
+                               buf, sizeof(buf)),
+                     "Purchase");
+    reader_put(st, c);
+    c = reader_get(st, &e);
+    ck_assert_str_eq(
+        read_text(c, "SELECT name FROM journeys WHERE key = 'purchase'", buf, sizeof(buf)),
+        "Buying it");
+    reader_put(st, c);
+
+    /* a commit that fails is not visible, and leaves the version exact */
+    v = store_data_version(st);
+    store_vfs_fail_syncs(1);
+    ck_assert_int_eq(store_journey_update(st, "purchase", "Never", NULL, 0, &e), -1);
+    store_vfs_fail_syncs(0);
+    err_release(&e);
+    ck_assert_uint_eq(store_data_version(st), v);
+    ck_assert_int_eq(store_snapshot_exact(st, v), 1);
+    err_release(&e);
+}
+END_TEST
+
 /* ---- rollups: incremental equals rebuilt, and scans over any range equal raw counting ---- */
 
 #define RR_N      400
@@ -1401,6 +1460,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_keys);
     tcase_add_test(tc, test_ids_never_reused);
     tcase_add_test(tc, test_ids_retired_seeded_by_migration);
+    tcase_add_test(tc, test_reads_are_snapshots);
     suite_add_tcase(s, tc);
     tc = tcase_create("rollups");
     tcase_add_checked_fixture(tc, rollup_setup, rollup_teardown);

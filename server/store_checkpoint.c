@@ -27,13 +27,17 @@
  */
 #include "store_int.h"
 
+#include <errno.h>
+#include <time.h>
+
 #include "log.h"
 #include "util.h"
 
-#define CKPT_SOFT  40000  /* pages, about 160 MB of WAL */
-#define CKPT_HARD  200000 /* pages, or five times the soft mark if that is more */
-#define CKPT_STALL 5000   /* microseconds */
-#define CKPT_QUICK 16
+#define CKPT_SOFT     40000  /* pages, about 160 MB of WAL */
+#define CKPT_HARD     200000 /* pages, or five times the soft mark if that is more */
+#define CKPT_STALL    5000   /* microseconds */
+#define CKPT_QUICK    16
+#define CKPT_WATCH_MS 250 /* how often commits by other processes are looked for */
 
 /* Whether rc is SQLITE_BUSY (extended result codes are on): another connection checkpoints. */
 static int ckpt_busy(int rc)
@@ -89,20 +93,53 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
+/* Commits made by another process (`polku key create` on the database of a running server)
+ * move SQLite's data_version but not Polku's, and a client's ETag would be answered 304 for
+ * the old body. The checkpointer looks every CKPT_WATCH_MS; a change counts as a commit seen
+ * (also when it was the writer's own: the version moves once more, harmlessly). */
+static void ckpt_watch(struct store *s, int64_t *last)
+{
+    sqlite3_stmt *st = conn_stmt(s->ckpt, "PRAGMA data_version", NULL);
+
+    if (st && sqlite3_step(st) == SQLITE_ROW) {
+        int64_t v = sqlite3_column_int64(st, 0);
+
+        if (*last && v != *last) {
+            atomic_fetch_add(&s->commits_begun, 1);
+            atomic_fetch_add(&s->version, 1);
+        }
+        *last = v;
+    }
+    if (st)
+        sqlite3_reset(st);
+}
+
 static void *ckpt_main(void *arg)
 {
     struct store *s = arg;
-    int64_t stall = s->opts.ckpt_stall_us;
+    int64_t stall = s->opts.ckpt_stall_us, data_version = 0;
     int quick = 0;
 
     pthread_setname_np(pthread_self(), "polku-ckpt");
+    ckpt_watch(s, &data_version);
     pthread_mutex_lock(&s->ckpt_lock);
     for (;;) {
         int64_t t0;
         int rc;
 
-        while (!s->ckpt_wanted && !s->ckpt_stopping)
-            pthread_cond_wait(&s->ckpt_cond, &s->ckpt_lock);
+        while (!s->ckpt_wanted && !s->ckpt_stopping) {
+            struct timespec until;
+
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += CKPT_WATCH_MS * 1000000L;
+            until.tv_sec += until.tv_nsec / 1000000000L;
+            until.tv_nsec %= 1000000000L;
+            if (pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock, &until) == ETIMEDOUT) {
+                pthread_mutex_unlock(&s->ckpt_lock);
+                ckpt_watch(s, &data_version);
+                pthread_mutex_lock(&s->ckpt_lock);
+            }
+        }
         if (s->ckpt_stopping)
             break;
         pthread_mutex_unlock(&s->ckpt_lock);

@@ -1,10 +1,13 @@
 """Caching for pollers: strong ETags on every read, 304 on If-None-Match, new ETag after a
 write."""
 
+import os
 import re
+import subprocess
+import time
 import unittest
 
-from harness import ServerTestCase
+from harness import ServerTestCase, binary_path
 
 STRONG = re.compile(r'^"[\x21\x23-\x7e]+"$')  # RFC 9110 entity-tag without W/
 
@@ -124,6 +127,26 @@ class ETagTest(ServerTestCase):
                 if status == 304:
                     self.assertEqual(r.header("ETag"), etag)
                     self.assertFalse(r.raw)
+
+    def test_write_by_another_process_changes_etag(self):
+        """A key made with `polku key create` on the database of the running server is a
+        commit Polku did not make: the ETags must move all the same (within a second)."""
+        r = self.admin.get("/v1/keys")
+        etag = r.header("ETag")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("POLKU_")}
+        p = subprocess.run([binary_path(), "key", "create", "--scope", "read", "--name",
+                            "from-the-cli", "--db", self.server.db_path], capture_output=True,
+                           timeout=60, env=env)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        deadline = time.monotonic() + 2
+        while True:
+            n = self.admin.get("/v1/keys", headers={"If-None-Match": etag})
+            if n.status != 304 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(n.status, 200, "stale 304 after another process wrote: %r" % n)
+        self.assertIn("from-the-cli", [k["name"] for k in n.body["items"]])
+        self.assertNotEqual(n.header("ETag"), etag)
 
     def test_if_none_match_on_missing_resource(self):
         for path in ("/v1/responses/999999", "/v1/touchpoints/nope", "/v1/journeys/nope"):

@@ -330,7 +330,7 @@ static const char *quadrant_of(const struct tp_stat *t, int has_medians, double 
         metrics_quadrant(t->importance.value, t->performance.value, med_imp, med_perf));
 }
 
-int api_journey_drivers(struct req *req, struct app *app)
+static int journey_drivers_read(struct req *req, struct app *app)
 {
     struct err *e = req_err(req);
     struct journey_stats st;
@@ -397,6 +397,18 @@ int api_journey_drivers(struct req *req, struct app *app)
 done:
     free(order);
     stats_release(&st);
+    return ret;
+}
+
+/* Every read of the reply (its periods' scans, the targets) from one snapshot. */
+int api_journey_drivers(struct req *req, struct app *app)
+{
+    int ret;
+
+    if (store_read_pin(app->store, req_err(req)) < 0)
+        return -1;
+    ret = journey_drivers_read(req, app);
+    store_read_unpin(app->store);
     return ret;
 }
 
@@ -472,7 +484,7 @@ static void priority_add(json_t *list, char *listed, const struct journey_stats 
     json_array_append_new(list, obj);
 }
 
-int api_journey_overview(struct req *req, struct app *app)
+static int journey_overview_read(struct req *req, struct app *app)
 {
     struct err *e = req_err(req);
     struct journey_stats st;
@@ -667,5 +679,17 @@ done:
     free(listed);
     targets_release(&ts);
     stats_release(&st);
+    return ret;
+}
+
+/* Every read of the reply (its periods' scans, the targets) from one snapshot. */
+int api_journey_overview(struct req *req, struct app *app)
+{
+    int ret;
+
+    if (store_read_pin(app->store, req_err(req)) < 0)
+        return -1;
+    ret = journey_overview_read(req, app);
+    store_read_unpin(app->store);
     return ret;
 }

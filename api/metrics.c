@@ -471,7 +471,7 @@ int api_metrics_get(struct req *req, struct app *app)
     struct jw w;
     unsigned needs = SCAN_ANY;
     size_t n = 0, len;
-    int ret = -1;
+    int ret = -1, pinned = 0;
 
     memset(&g, 0, sizeof(g));
     api_response_filter(req, &f);
@@ -488,6 +488,10 @@ int api_metrics_get(struct req *req, struct app *app)
         else if (g.dims[d] == DIM_CHANNEL || g.dims[d] == DIM_SEGMENT)
             needs |= SCAN_DETAIL;
     }
+    /* the scan, the targets and the filter's touchpoint: one snapshot */
+    if (store_read_pin(app->store, e) < 0)
+        goto done;
+    pinned = 1;
     if (store_metrics_scan(app->store, &f, needs, grouping_add, &g, e) < 0)
         goto done;
     if (g.overflow) {
@@ -517,6 +521,8 @@ int api_metrics_get(struct req *req, struct app *app)
         }
         err_release(&ignore);
     }
+    store_read_unpin(app->store);
+    pinned = 0;
     list = xcalloc(g.ngroups + 1, sizeof(*list));
     for (size_t i = 0; i < g.nslots; i++)
         if (g.slots[i])
@@ -552,6 +558,8 @@ int api_metrics_get(struct req *req, struct app *app)
     req_reply_raw(req, HTTP_OK, "application/json", jw_take(&w), len);
     ret = 0;
 done:
+    if (pinned)
+        store_read_unpin(app->store);
     free(list);
     grouping_release(&g);
     targets_release(&ts);

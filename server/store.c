@@ -236,9 +236,16 @@ sqlite3_stmt *conn_stmt_text(struct conn *c, const char *sql, struct err *e)
     return st;
 }
 
+/* The read connection store_read_pin holds for this thread, and for which store. */
+static __thread struct conn *pinned;
+static __thread const struct store *pinned_store;
+
 struct conn *reader_get(struct store *s, struct err *e)
 {
     struct conn *c;
+
+    if (pinned && pinned_store == s)
+        return pinned; /* inside store_read_pin: the same snapshot */
 
     pthread_mutex_lock(&s->pool_lock);
     c = s->idle;
@@ -277,6 +284,8 @@ void reader_put(struct store *s, struct conn *c)
     for (int i = 0; i < CONN_TEXT_CACHE; i++)
         if (c->text_cache[i].stmt)
             sqlite3_reset(c->text_cache[i].stmt);
+    if (c == pinned)
+        return; /* store_read_unpin ends the read transaction */
     if (!sqlite3_get_autocommit(c->db))
         sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     pthread_mutex_lock(&s->pool_lock);
@@ -600,6 +609,31 @@ int store_ready(struct store *s)
 uint64_t store_keys_version(const struct store *s)
 {
     return atomic_load(&s->keys_version);
+}
+
+int store_read_pin(struct store *s, struct err *e)
+{
+    struct conn *c;
+
+    if (pinned)
+        return err_set(e, ERR_INTERNAL, "a read is pinned already on this thread");
+    c = reader_get(s, e);
+    if (!c)
+        return -1;
+    pinned = c;
+    pinned_store = s;
+    return 0;
+}
+
+void store_read_unpin(struct store *s)
+{
+    struct conn *c = pinned;
+
+    if (!c || pinned_store != s)
+        return;
+    pinned = NULL;
+    pinned_store = NULL;
+    reader_put(s, c);
 }
 
 uint64_t store_data_version(const struct store *s)

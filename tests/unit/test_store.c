@@ -992,6 +992,19 @@ static const char *read_text(struct conn *c, const char *sql, char *buf, size_t 
     return buf;
 }
 
+static const char *touchpoint_phase(const char *key, char *buf, size_t len)
+{
+    struct touchpoint t = {0};
+    struct err e;
+
+    err_init(&e);
+    ck_assert_int_eq(store_touchpoint_get(st, key, &t, &e), 0);
+    snprintf(buf, len, "%s", t.phase);
+    touchpoint_release(&t);
+    err_release(&e);
+    return buf;
+}
+
 /* Everything read through one borrowed connection is one snapshot: a commit between two of
  * its statements (a journey renamed with its phases) shows in neither. And
  * store_snapshot_exact tells whether a commit has begun since a data version was taken; a
@@ -1036,6 +1049,24 @@ START_TEST(test_reads_are_snapshots)
     err_release(&e);
     ck_assert_uint_eq(store_data_version(st), v);
     ck_assert_int_eq(store_snapshot_exact(st, v), 1);
+    err_release(&e);
+
+    /* store_read_pin: several store calls on this thread read one snapshot */
+    add_touchpoint("checkout", "purchase", "purchase");
+    ck_assert_int_eq(store_read_pin(st, &e), 0);
+    ck_assert_int_eq(store_read_pin(st, &e), -1); /* not nested */
+    err_release(&e);
+    ck_assert_str_eq(touchpoint_phase("checkout", buf, sizeof(buf)), "purchase");
+    {
+        struct touchpoint upd = {0};
+
+        upd.phase = xstrdup("ownership");
+        ck_assert_int_eq(store_touchpoint_update(st, "checkout", &upd, 0, &e), 0);
+        touchpoint_release(&upd);
+    }
+    ck_assert_str_eq(touchpoint_phase("checkout", buf, sizeof(buf)), "purchase");
+    store_read_unpin(st);
+    ck_assert_str_eq(touchpoint_phase("checkout", buf, sizeof(buf)), "ownership");
     err_release(&e);
 }
 END_TEST

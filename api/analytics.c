@@ -400,16 +400,23 @@ done:
     return ret;
 }
 
-/* Every read of the reply (its periods' scans, the targets) from one snapshot. */
-int api_journey_drivers(struct req *req, struct app *app)
+/* Runs handler with every read of its reply (the periods' scans, the targets) from one
+ * snapshot. */
+static int read_pinned(struct req *req, struct app *app,
+                       int (*handler)(struct req *req, struct app *app))
 {
     int ret;
 
     if (store_read_pin(app->store, req_err(req)) < 0)
         return -1;
-    ret = journey_drivers_read(req, app);
+    ret = handler(req, app);
     store_read_unpin(app->store);
     return ret;
+}
+
+int api_journey_drivers(struct req *req, struct app *app)
+{
+    return read_pinned(req, app, journey_drivers_read);
 }
 
 /* ---- overview ---------------------------------------------------------------------------- */
@@ -682,14 +689,7 @@ done:
     return ret;
 }
 
-/* Every read of the reply (its periods' scans, the targets) from one snapshot. */
 int api_journey_overview(struct req *req, struct app *app)
 {
-    int ret;
-
-    if (store_read_pin(app->store, req_err(req)) < 0)
-        return -1;
-    ret = journey_overview_read(req, app);
-    store_read_unpin(app->store);
-    return ret;
+    return read_pinned(req, app, journey_overview_read);
 }

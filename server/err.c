@@ -61,10 +61,8 @@ static int err_add(struct err *e, enum err_code code, const char *name, const ch
     util_utf8_scrub(detail);
     snprintf(where, sizeof(where), "%s", value);
     util_utf8_scrub(where);
-    if (e->detail[0] == '\0') {
-        snprintf(e->detail, sizeof(e->detail), "%.100s: %.150s", where[0] ? where : "/", detail);
-        util_utf8_scrub(e->detail);
-    }
+    if (e->detail[0] == '\0') /* err_set scrubs what its cuts leave */
+        err_set(e, e->code, "%.100s: %.150s", where[0] ? where : "/", detail);
     e->nfields++;
     if (e->nfields > ERR_MAX_FIELDS)
         return -1;

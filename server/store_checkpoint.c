@@ -95,12 +95,15 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 
 /* Commits made by another process (`polku key create` on the database of a running server)
  * move SQLite's data_version but not Polku's, and a client's ETag would be answered 304 for
- * the old body. The checkpointer looks every CKPT_WATCH_MS; a change counts as a commit seen
- * (also when it was the writer's own: the version moves once more, harmlessly). */
+ * the old body. The checkpointer looks every CKPT_WATCH_MS at the write connection's
+ * data_version, which moves only for commits of other connections (the readers and the
+ * checkpointer commit nothing), so the writer's own commits are not counted twice. */
 static void ckpt_watch(struct store *s, int64_t *last)
 {
-    sqlite3_stmt *st = conn_stmt(s->ckpt, "PRAGMA data_version", NULL);
+    sqlite3_stmt *st;
 
+    pthread_mutex_lock(&s->write_lock); /* the write connection is used under it */
+    st = conn_stmt(s->writer, "PRAGMA data_version", NULL);
     if (st && sqlite3_step(st) == SQLITE_ROW) {
         int64_t v = sqlite3_column_int64(st, 0);
 
@@ -112,6 +115,7 @@ static void ckpt_watch(struct store *s, int64_t *last)
     }
     if (st)
         sqlite3_reset(st);
+    pthread_mutex_unlock(&s->write_lock);
 }
 
 static void *ckpt_main(void *arg)

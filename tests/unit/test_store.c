@@ -1071,6 +1071,31 @@ START_TEST(test_reads_are_snapshots)
 }
 END_TEST
 
+/* The data version moves once per commit of Polku's, and (within the checkpointer's 250 ms
+ * look) for a commit by another connection, such as `polku key create` in another process. */
+START_TEST(test_version_moves_once_per_commit)
+{
+    sqlite3 *db;
+    uint64_t v;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    usleep(400 * 1000);
+    v = store_data_version(st);
+    add_response("checkout", 9, NULL, -1);
+    usleep(400 * 1000);
+    ck_assert_uint_eq(store_data_version(st), v + 1);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    ck_assert_int_eq(
+        sqlite3_exec(db, "INSERT INTO meta (name, value) VALUES ('x', 'y')", NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(db);
+    usleep(400 * 1000);
+    ck_assert_uint_eq(store_data_version(st), v + 2);
+    ck_assert_int_eq(store_snapshot_exact(st, v + 2), 1);
+}
+END_TEST
+
 /* ---- rollups: incremental equals rebuilt, and scans over any range equal raw counting ---- */
 
 #define RR_N      400
@@ -1492,6 +1517,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_ids_never_reused);
     tcase_add_test(tc, test_ids_retired_seeded_by_migration);
     tcase_add_test(tc, test_reads_are_snapshots);
+    tcase_add_test(tc, test_version_moves_once_per_commit);
     suite_add_tcase(s, tc);
     tc = tcase_create("rollups");
     tcase_add_checked_fixture(tc, rollup_setup, rollup_teardown);

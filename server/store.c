@@ -368,16 +368,21 @@ static int store_migrate(struct store *s, struct err *e)
 
 /* ---- rollups ------------------------------------------------------------------------------ */
 
-static const char *const rollup_tables[] = {"rollup_day", "rollup_month", "rollup_day_tp",
-                                            "rollup_month_tp", "rollup_hour_tp"};
+static const char *const rollup_tables[] = {"rollup_day",      "rollup_month",
+                                            "rollup_day_tp",   "rollup_month_tp",
+                                            "rollup_hour_tp",  "rollup_day_arrival"};
 #define NROLLUP_TABLES (sizeof(rollup_tables) / sizeof(rollup_tables[0]))
-/* The columns that must agree between rebuilt and incremental rollups, per table. */
-static const char *const rollup_columns[] = {
-    "touchpoint_id, day, channel, segment, n, h", "touchpoint_id, month, channel, segment, n, h",
-    "touchpoint_id, day, n, h", "touchpoint_id, month, n, h", "touchpoint_id, hour, n, h"};
+/* The columns that must agree between rebuilt and incremental rollups, per table (NULL: bounds
+ * only, checked below). */
+static const char *const rollup_columns[] = {"touchpoint_id, day, channel, segment, n, h",
+                                             "touchpoint_id, month, channel, segment, n, h",
+                                             "touchpoint_id, day, n, h",
+                                             "touchpoint_id, month, n, h",
+                                             "touchpoint_id, hour, n, h",
+                                             NULL};
 
 /* Empties the rollups and fills them again: the statements after the line "-- rebuild: ..."
- * of the newest migration that has one (now migration 12's, which fill all five tables; older
+ * of the newest migration that has one (now migration 14's, which fill all six tables; older
  * sections fill tables of their time and only run within their own migration). */
 static int rollup_rebuild_on(struct conn *c, struct err *e)
 {
@@ -441,6 +446,8 @@ int store_rollup_check(struct store *s, struct err *e)
         sqlite3_stmt *st;
         const char *name = rollup_tables[t], *cols = rollup_columns[t];
 
+        if (!cols)
+            continue;
         snprintf(sql, sizeof(sql),
                  "SELECT (SELECT count(*) FROM (SELECT %s FROM %s EXCEPT "
                  "SELECT %s FROM temp.incremental_%s)) + (SELECT count(*) FROM (SELECT %s FROM "
@@ -455,15 +462,17 @@ int store_rollup_check(struct store *s, struct err *e)
     }
     /* How rows arrived: the writer's figures are bounds, never tighter than the exact ones
      * (they are looser after deletes, or when rows of a day came in more than one
-     * transaction). */
+     * transaction), and it has a day's row wherever the rebuild has one (it keeps the rows of
+     * days whose responses were all deleted). */
     if (rc == SQLITE_OK) {
         sqlite3_stmt *st;
 
         rc = sqlite3_prepare_v2(c->db,
-                                "SELECT (SELECT count(*) FROM rollup_day_tp r JOIN "
-                                "temp.incremental_rollup_day_tp i USING (touchpoint_id, day) "
-                                "WHERE i.late < r.late OR i.sub_max < r.sub_max "
-                                "OR i.recv_max < r.recv_max) + (SELECT count(*) FROM "
+                                "SELECT (SELECT count(*) FROM rollup_day_arrival r LEFT JOIN "
+                                "temp.incremental_rollup_day_arrival i USING (day) "
+                                "WHERE i.day IS NULL OR i.late < r.late OR i.sub_max < r.sub_max "
+                                "OR i.recv_max < r.recv_max OR i.min_id > r.min_id) + "
+                                "(SELECT count(*) FROM "
                                 "rollup_hour_tp r JOIN temp.incremental_rollup_hour_tp i "
                                 "USING (touchpoint_id, hour) WHERE i.recv_min > r.recv_min "
                                 "OR i.recv_max < r.recv_max)",

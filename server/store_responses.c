@@ -257,18 +257,52 @@ int store_response_delete(struct store *s, int64_t id, struct err *e)
     return store_delete_id(s, "DELETE FROM responses WHERE id = ?", id, "response", e);
 }
 
+/* Local days before and after any stored response. */
+#define DAY_MIN (-1000000LL)
+#define DAY_MAX 10000000LL
+
 int store_responses_list(struct store *s, const struct response_filter *f, struct response **items,
                          size_t *n, struct err *e)
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st = NULL;
     char sql[1024] = RESPONSE_SELECT "WHERE r.id > ?";
+    int64_t after = f->after_id;
     int i = 2, ret = -1;
 
     *items = NULL;
     *n = 0;
     if (!c)
         return -1;
+    /* Ids are walked from the smallest one of the range's local days (rollup_day_arrival): the
+     * index of days holds all touchpoints in order of arrival, not ids. */
+    if (f->has_from || f->has_to) {
+        int64_t first;
+        int rc;
+
+        if (!(st = conn_stmt(c,
+                             "SELECT min(min_id) FROM rollup_day_arrival "
+                             "WHERE day >= ?1 AND day <= ?2",
+                             e)))
+            goto done;
+        sqlite3_bind_int64(st, 1, f->has_from ? util_local_day(f->from) : DAY_MIN);
+        sqlite3_bind_int64(st, 2, f->has_to ? util_local_day(f->to - 1) : DAY_MAX);
+        rc = sqlite3_step(st);
+        first = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
+                    ? sqlite3_column_int64(st, 0)
+                    : INT64_MAX;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW) {
+            store_sqlerr(e, c->db, rc, "response list");
+            goto done;
+        }
+        if (first == INT64_MAX) {
+            ret = 0; /* no responses on those days */
+            goto done;
+        }
+        if (first - 1 > after)
+            after = first - 1;
+    }
     /* Time conditions only when given: a full-range condition on submitted_at could lead the
      * planner to its index and a sort, where paging wants the rowid order. */
     if (f->has_from)
@@ -281,7 +315,7 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     strncat(sql, " ORDER BY r.id LIMIT ?", sizeof(sql) - strlen(sql) - 1);
     if (!(st = conn_stmt_text(c, sql, e)))
         goto done;
-    sqlite3_bind_int64(st, 1, f->after_id);
+    sqlite3_bind_int64(st, 1, after);
     if (f->has_from) {
         sqlite3_bind_int64(st, i++, f->from);
         sqlite3_bind_int64(st, i++, response_day_of(f->from));
@@ -306,8 +340,6 @@ done:
  * transaction, so the parts form one consistent snapshot.
  */
 
-#define DAY_MIN (-1000000LL)
-#define DAY_MAX 10000000LL
 
 /* A touchpoint a scan reports, with the keys its rows carry. */
 struct scan_tp {
@@ -398,6 +430,22 @@ static const struct scan_tp *scan_tps_find(const struct scan_tps *tps, int64_t i
  * picked here instead. */
 #define SCAN_TPS_LISTED 256
 
+/* Appends to sql the condition that picks the touchpoints of tps by id, when f picked some
+ * and they are few enough to list; the others are left out by raw_acc_count. */
+static void tps_condition(const struct scan_tps *tps, char *sql, size_t size)
+{
+    size_t len = strlen(sql);
+
+    if (!tps->filtered || tps->n > SCAN_TPS_LISTED)
+        return;
+    len += (size_t)snprintf(sql + len, size - len, " AND r.touchpoint_id IN (");
+    for (size_t i = 0; i < tps->n && len < size; i++)
+        len += (size_t)snprintf(sql + len, size - len, "%s%lld", i ? "," : "",
+                                (long long)tps->tp[i].id);
+    if (len < size)
+        snprintf(sql + len, size - len, ")");
+}
+
 enum { ROLLUP_DAY, ROLLUP_MONTH, ROLLUP_HOUR };
 
 #define HOUR_MS 3600000LL
@@ -427,15 +475,7 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, const st
              "SELECT r.touchpoint_id, %s, r.%s, r.n, r.h FROM %s r WHERE r.%s >= ? AND r.%s < ?",
              detailed ? "r.channel, r.segment" : "NULL, NULL", bucket_col, tables[kind][detailed],
              bucket_col, bucket_col);
-    if (tps->filtered && tps->n <= SCAN_TPS_LISTED) {
-        size_t len = strlen(sql);
-
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, " AND r.touchpoint_id IN (");
-        for (size_t i = 0; i < tps->n; i++)
-            len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%lld", i ? "," : "",
-                                    (long long)tps->tp[i].id);
-        snprintf(sql + len, sizeof(sql) - len, ")");
-    }
+    tps_condition(tps, sql, sizeof(sql));
     /* channel, segment (and customer, which rollups do not have) */
     for (size_t k = 3; k < sizeof(text_filters) / sizeof(text_filters[0]); k++)
         if (filter_text(f, k))
@@ -484,207 +524,218 @@ static int scan_rollup(struct conn *c, const struct response_filter *f, const st
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
 }
 
-/* The raw rows of one touchpoint gathered by channel and segment (RAW_KEYS at most, then
- * emitted and started again), so that a part of a day reaches the consumer as a few rows. */
-#define RAW_KEYS 64
+/* ---- raw rows ------------------------------------------------------------------------------
+ *
+ * Raw rows are read for all the touchpoints of a scan at once, in the order of the index
+ * responses_day_arrival (migration 14: UTC day, received_at, submitted_at, touchpoint_id), and
+ * gathered per touchpoint (and channel and segment when detailed), so that a part of a day
+ * reaches the consumer as a few rows. The touchpoint and the times are tested in the index:
+ * only the rows a scan counts are read from the table.
+ */
 
-struct raw_acc {
-    char *journey, *phase, *touchpoint;
-    int position;
-    int64_t tp_id, time;
-    size_t n;
-    struct {
-        char *channel, *segment;
-        struct hist h;
-    } keys[RAW_KEYS];
+#define RAW_ROWS                                                                                   \
+    "SELECT r.touchpoint_id, r.channel, r.segment, r.nps, r.csat, r.ces, r.expectation, "          \
+    "r.r_interaction, r.r_content, r.r_recovery, r.r_value "
+
+struct raw_key {
+    const struct scan_tp *tp; /* NULL: a free slot */
+    char *channel, *segment;
+    struct hist h;
 };
 
-static void raw_acc_emit(struct raw_acc *a, void (*cb)(const struct metric_row *row, void *ctx),
-                         void *ctx)
-{
-    for (size_t i = 0; i < a->n; i++) {
-        struct metric_row row = {.journey = a->journey,
-                                 .phase = a->phase,
-                                 .touchpoint = a->touchpoint,
-                                 .channel = a->keys[i].channel,
-                                 .segment = a->keys[i].segment,
-                                 .phase_position = a->position,
-                                 .time = a->time,
-                                 .hist = &a->keys[i].h};
-
-        cb(&row, ctx);
-        free(a->keys[i].channel);
-        free(a->keys[i].segment);
-    }
-    a->n = 0;
-}
+struct raw_acc {
+    struct raw_key *slots; /* open addressing */
+    size_t *order;         /* the used slots, in the order they were taken */
+    size_t cap, used;
+};
 
 static int str_eq(const char *x, const char *y)
 {
     return x == y || (x && y && strcmp(x, y) == 0);
 }
 
-/* Counts the row at st (channel and segment in columns 0 and 1, the eight metric columns
- * from 2) sign times into a, under its channel and segment when detailed. */
-static void raw_acc_count(struct raw_acc *a, sqlite3_stmt *st, int sign, int detailed,
-                          void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
+static uint64_t raw_hash(const struct scan_tp *tp, const char *channel, const char *segment)
 {
-    const char *channel = NULL, *segment = NULL;
-    struct response r;
+    uint64_t h = (uint64_t)tp->id * 0x9e3779b97f4a7c15ULL;
+
+    for (const char *p = channel ? channel : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = segment ? segment : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+/* The key of (tp, channel, segment) in a, taken when new. */
+static struct raw_key *raw_slot(struct raw_acc *a, const struct scan_tp *tp, const char *channel,
+                                const char *segment)
+{
     size_t i;
 
+    if ((a->used + 1) * 2 > a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 64;
+        struct raw_key *fresh = xcalloc(cap, sizeof(*fresh));
+        size_t *order = xcalloc(cap / 2, sizeof(*order));
+
+        for (size_t k = 0; k < a->used; k++) {
+            const struct raw_key *old = &a->slots[a->order[k]];
+
+            i = raw_hash(old->tp, old->channel, old->segment) & (cap - 1);
+            while (fresh[i].tp)
+                i = (i + 1) & (cap - 1);
+            fresh[i] = *old;
+            order[k] = i;
+        }
+        free(a->slots);
+        free(a->order);
+        a->slots = fresh;
+        a->order = order;
+        a->cap = cap;
+    }
+    i = raw_hash(tp, channel, segment) & (a->cap - 1);
+    for (;;) {
+        struct raw_key *k = &a->slots[i];
+
+        if (!k->tp) {
+            k->tp = tp;
+            k->channel = channel ? xstrdup(channel) : NULL;
+            k->segment = segment ? xstrdup(segment) : NULL;
+            memset(&k->h, 0, sizeof(k->h));
+            a->order[a->used++] = i;
+            return k;
+        }
+        if (k->tp == tp && str_eq(k->channel, channel) && str_eq(k->segment, segment))
+            return k;
+        i = (i + 1) & (a->cap - 1);
+    }
+}
+
+/* Counts the row at st (RAW_ROWS) sign times into a, under its touchpoint (not at all when
+ * that is not one of tps), and under its channel and segment when detailed. */
+static void raw_acc_count(struct raw_acc *a, const struct scan_tps *tps, sqlite3_stmt *st,
+                          int sign, int detailed)
+{
+    const struct scan_tp *tp = scan_tps_find(tps, sqlite3_column_int64(st, 0));
+    const char *channel = NULL, *segment = NULL;
+    struct response r;
+
+    if (!tp)
+        return;
     if (detailed) {
-        channel = (const char *)sqlite3_column_text(st, 0);
-        segment = (const char *)sqlite3_column_text(st, 1);
+        channel = (const char *)sqlite3_column_text(st, 1);
+        segment = (const char *)sqlite3_column_text(st, 2);
         channel = channel && *channel ? channel : NULL;
         segment = segment && *segment ? segment : NULL;
     }
-    for (i = 0; i < a->n; i++)
-        if (str_eq(a->keys[i].channel, channel) && str_eq(a->keys[i].segment, segment))
-            break;
-    if (i == a->n) {
-        if (a->n == RAW_KEYS)
-            raw_acc_emit(a, cb, ctx);
-        i = a->n++;
-        a->keys[i].channel = channel ? xstrdup(channel) : NULL;
-        a->keys[i].segment = segment ? xstrdup(segment) : NULL;
-        memset(&a->keys[i].h, 0, sizeof(a->keys[i].h));
-    }
     response_init(&r);
-    r.nps = col_opt_int(st, 2);
-    r.csat = col_opt_int(st, 3);
-    r.ces = col_opt_int(st, 4);
-    r.expectation = col_opt_int(st, 5);
+    r.nps = col_opt_int(st, 3);
+    r.csat = col_opt_int(st, 4);
+    r.ces = col_opt_int(st, 5);
+    r.expectation = col_opt_int(st, 6);
     for (int k = 0; k < RATING_AREAS; k++)
-        r.rating[k] = col_opt_int(st, 6 + k);
-    rollup_hist_count(&r, sign, &a->keys[i].h);
+        r.rating[k] = col_opt_int(st, 7 + k);
+    rollup_hist_count(&r, sign, &raw_slot(a, tp, channel, segment)->h);
+}
+
+/* Passes every row gathered in a on (with the given time), in the order first seen, and
+ * empties a. */
+static void raw_acc_emit(struct raw_acc *a, int64_t time,
+                         void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < a->used; i++) {
+        struct raw_key *k = &a->slots[a->order[i]];
+        struct metric_row row = {.journey = k->tp->journey,
+                                 .phase = k->tp->phase,
+                                 .touchpoint = k->tp->touchpoint,
+                                 .channel = k->channel,
+                                 .segment = k->segment,
+                                 .phase_position = k->tp->position,
+                                 .time = time,
+                                 .hist = &k->h};
+
+        cb(&row, ctx);
+        free(k->channel);
+        free(k->segment);
+        k->tp = NULL;
+    }
+    a->used = 0;
+}
+
+static void raw_acc_release(struct raw_acc *a)
+{
+    for (size_t i = 0; i < a->used; i++) {
+        free(a->slots[a->order[i]].channel);
+        free(a->slots[a->order[i]].segment);
+    }
+    free(a->slots);
+    free(a->order);
+    memset(a, 0, sizeof(*a));
 }
 
 /* ---- parts of days --------------------------------------------------------------------------
  *
- * The raw rows of a part of a local day are read per touchpoint and UTC day, from the index
- * responses_touchpoint_day, whose entries of a (touchpoint, UTC day) are in the order
- * (received_at, submitted_at, id). rollup_day_tp.late (migration 12) bounds how late a row of
- * the day arrived, in that order, against the rows before it. So a row with submitted_at >=
- * y + late means that every later row of the day has submitted_at >= y, and a row with
- * submitted_at < x - late that every earlier one has submitted_at < x: a scan for [x, y) stops
- * at the first such row, found by a query that reads only the index. When rows arrived in time
- * order (late 0), a part costs in proportion to the part; when they did not, up to the whole
- * day, as before migration 12.
+ * The raw rows of a part of a local day are read per UTC day, from the index
+ * responses_day_arrival, whose entries of a UTC day are in the order (received_at,
+ * submitted_at, touchpoint_id, id). rollup_day_arrival.late (migration 14) bounds how late a
+ * row of the local day arrived, in that order, against the rows before it (of any touchpoint).
+ * So a row with submitted_at >= y + late means that every later row of the day has
+ * submitted_at >= y, and a row with submitted_at < x - late that every earlier one has
+ * submitted_at < x: a scan for [x, y) stops at the first such row, found by a query that reads
+ * only the index. When rows arrived in time order (late 0), a part costs in proportion to the
+ * part; when they did not, up to the whole day.
  */
 
-/* A touchpoint of the scan with responses on the day of a part. */
-struct part_tp {
-    const struct scan_tp *tp;
-    int64_t n, late;
-};
+#define PART_TPS  "SELECT touchpoint_id, n FROM rollup_day_tp WHERE day = ?"
+#define PART_LATE "SELECT late FROM rollup_day_arrival WHERE day = ?"
 
-#define PART_TPS "SELECT touchpoint_id, n, late FROM rollup_day_tp WHERE day = ?"
+#define PART_DAY                                                                                   \
+    "FROM responses r WHERE " RESPONSE_DAY " = ?1 AND r.submitted_at >= ?2 AND r.submitted_at < ?3"
 
-#define PART_GROUP                                                                                 \
-    "FROM responses r WHERE r.touchpoint_id = ?1 AND " RESPONSE_DAY " = ?2 "                       \
-    "AND r.submitted_at >= ?3 AND r.submitted_at < ?4"
-
-/* Where a forward (0) or backward (1) scan stops: the first row in [?3, ?4), index only. */
+/* Where a forward (0) or backward (1) scan stops: the first row in [?2, ?3), index only. */
 static const char *const part_stop_sql[2] = {
-    "SELECT r.received_at, r.submitted_at " PART_GROUP
+    "SELECT r.received_at, r.submitted_at " PART_DAY
     " ORDER BY r.received_at, r.submitted_at LIMIT 1",
-    "SELECT r.received_at, r.submitted_at " PART_GROUP
+    "SELECT r.received_at, r.submitted_at " PART_DAY
     " ORDER BY r.received_at DESC, r.submitted_at DESC LIMIT 1"};
 
-#define PART_ROWS                                                                                  \
-    "SELECT r.channel, r.segment, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "          \
-    "r.r_content, r.r_recovery, r.r_value " PART_GROUP
-/* After the index's terms, so that only rows inside the part are read from the table. */
-#define PART_ROW_FILTERS                                                                           \
-    " AND (?7 IS NULL OR r.channel = ?7) AND (?8 IS NULL OR r.segment = ?8) "                      \
-    "AND (?9 IS NULL OR r.customer = ?9)"
-
-/* The rows of [?3, ?4): all of the group, before the stop row (?5, ?6), or after it. */
-static const char *const part_rows_sql[3] = {
-    PART_ROWS PART_ROW_FILTERS,
-    PART_ROWS " AND (r.received_at, r.submitted_at) < (?5, ?6)" PART_ROW_FILTERS,
-    PART_ROWS " AND (r.received_at, r.submitted_at) > (?5, ?6)" PART_ROW_FILTERS};
+/* The rows of [?2, ?3): all of the day, before the stop row (?4, ?5), or after it. */
+static const char *const part_bound_sql[3] = {
+    "", " AND (r.received_at, r.submitted_at) < (?4, ?5)",
+    " AND (r.received_at, r.submitted_at) > (?4, ?5)"};
 
 /* How much more a row read from the table costs than an index entry read (for choosing how
  * to read a part; measured roughly on the bench's data). */
 #define PART_ROW_COST 4.0
 
-/* Starts gathering the raw rows of t in a (emitted with the given time). */
-static void raw_acc_begin(struct raw_acc *a, const struct scan_tp *t, int64_t time)
+/* Counts sign times into a the rows of the touchpoints of tps with submitted_at in [x, y), a
+ * part of the local day [ds, de) whose rows arrived up to late ms late: per UTC day of the
+ * index, read forward from the start or backward from the end, whichever reaches past the part
+ * sooner, up to the row where late says to stop. The stop row is looked for within the UTC day
+ * only: outside it the query would read the whole day for nothing. */
+static int part_rows(struct conn *c, const struct response_filter *f, const struct scan_tps *tps,
+                     int64_t late, int64_t ds, int64_t de, int64_t x, int64_t y, int sign,
+                     int detailed, struct raw_acc *a, struct err *e)
 {
-    a->journey = t->journey;
-    a->phase = t->phase;
-    a->touchpoint = t->touchpoint;
-    a->position = t->position;
-    a->tp_id = t->id;
-    a->time = time;
-}
-
-/* The scan's touchpoints with responses on day (new array in *out). */
-static int part_tps(struct conn *c, const struct scan_tps *stps, int64_t day, struct part_tp **out,
-                    size_t *n, struct err *e)
-{
-    sqlite3_stmt *st = conn_stmt(c, PART_TPS, e);
-    size_t cap = 0;
-    int rc;
-
-    *out = NULL;
-    *n = 0;
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, day);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const struct scan_tp *tp = scan_tps_find(stps, sqlite3_column_int64(st, 0));
-
-        if (!tp)
-            continue; /* not one of the scan's */
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            *out = xrealloc(*out, cap * sizeof(**out));
-        }
-        (*out)[(*n)++] =
-            (struct part_tp){tp, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 2)};
-    }
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    free(*out);
-    *out = NULL;
-    *n = 0;
-    return store_sqlerr(e, c->db, rc, "metrics scan");
-}
-
-/* Counts sign times into a the rows of tp with submitted_at in [x, y), a part of the local day
- * [ds, de): per UTC day of the index, read forward from the start or backward from the end,
- * whichever reaches past the part sooner, up to the row where tp->late says to stop. The stop
- * row is looked for within the UTC day only: outside it the query would read the whole group
- * for nothing. */
-static int part_rows(struct conn *c, const struct response_filter *f, const struct part_tp *tp,
-                     int64_t ds, int64_t de, int64_t x, int64_t y, int sign, int detailed,
-                     struct raw_acc *a, void (*cb)(const struct metric_row *row, void *ctx),
-                     void *ctx, struct err *e)
-{
-    int64_t late = tp->late < 0 ? 0 : tp->late;
-
+    if (late < 0)
+        late = 0;
     for (int64_t g = response_day_of(x); g <= response_day_of(y - 1); g++) {
         /* the part and the day within this UTC day (a local day may span two) */
         int64_t gs = g * 86400000, ge = gs + 86400000;
         int64_t gx = x > gs ? x : gs, gy = y < ge ? y : ge;
         int64_t gds = ds > gs ? ds : gs, gde = de < ge ? de : ge;
-        int backward = gde - gx < gy - gds; /* the part is nearer the group's end */
+        int backward = gde - gx < gy - gds; /* the part is nearer the day's end */
         int64_t lo = backward ? gds : gy + late, hi = backward ? gx - late : gde;
         int64_t stop_recv = 0, stop_sub = 0;
         int bound = 0, rc;
+        char sql[SCAN_TPS_LISTED * 24 + 1024];
         sqlite3_stmt *st;
 
         if (lo < hi && late < de - ds) {
             if (!(st = conn_stmt(c, part_stop_sql[backward], e)))
                 return -1;
-            sqlite3_bind_int64(st, 1, tp->tp->id);
-            sqlite3_bind_int64(st, 2, g);
-            sqlite3_bind_int64(st, 3, lo);
-            sqlite3_bind_int64(st, 4, hi);
+            sqlite3_bind_int64(st, 1, g);
+            sqlite3_bind_int64(st, 2, lo);
+            sqlite3_bind_int64(st, 3, hi);
             rc = sqlite3_step(st);
             if (rc == SQLITE_ROW) {
                 stop_recv = sqlite3_column_int64(st, 0);
@@ -695,21 +746,27 @@ static int part_rows(struct conn *c, const struct response_filter *f, const stru
             if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                 return store_sqlerr(e, c->db, rc, "metrics scan");
         }
-        if (!(st = conn_stmt(c, part_rows_sql[bound], e)))
+        snprintf(sql, sizeof(sql), RAW_ROWS PART_DAY "%s", part_bound_sql[bound]);
+        tps_condition(tps, sql, sizeof(sql));
+        /* after the index's terms, so that only rows inside the part are read from the table */
+        strncat(sql,
+                " AND (?6 IS NULL OR r.channel = ?6) AND (?7 IS NULL OR r.segment = ?7) "
+                "AND (?8 IS NULL OR r.customer = ?8)",
+                sizeof(sql) - strlen(sql) - 1);
+        if (!(st = conn_stmt_text(c, sql, e)))
             return -1;
-        sqlite3_bind_int64(st, 1, tp->tp->id);
-        sqlite3_bind_int64(st, 2, g);
-        sqlite3_bind_int64(st, 3, gx);
-        sqlite3_bind_int64(st, 4, gy);
+        sqlite3_bind_int64(st, 1, g);
+        sqlite3_bind_int64(st, 2, gx);
+        sqlite3_bind_int64(st, 3, gy);
         if (bound) {
-            sqlite3_bind_int64(st, 5, stop_recv);
-            sqlite3_bind_int64(st, 6, stop_sub);
+            sqlite3_bind_int64(st, 4, stop_recv);
+            sqlite3_bind_int64(st, 5, stop_sub);
         }
-        bind_text(st, 7, f->channel);
-        bind_text(st, 8, f->segment);
-        bind_text(st, 9, f->customer);
+        bind_text(st, 6, f->channel);
+        bind_text(st, 7, f->segment);
+        bind_text(st, 8, f->customer);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            raw_acc_count(a, st, sign, detailed, cb, ctx);
+            raw_acc_count(a, tps, st, sign, detailed);
         sqlite3_reset(st);
         if (rc != SQLITE_DONE)
             return store_sqlerr(e, c->db, rc, "metrics scan");
@@ -726,27 +783,54 @@ static double part_share(int64_t reach, int64_t late, int64_t span)
     return share < 1 ? share : 1;
 }
 
+/* The responses on the local day `day`: of every touchpoint (*all, the index entries a scan of
+ * the whole day reads), and of those of tps (*mine, the rows it reads from the table); and how
+ * late they arrived (ROLLUP_LATE_UNKNOWN when not recorded). */
+static int part_day_counts(struct conn *c, const struct scan_tps *tps, int64_t day, int64_t *all,
+                           int64_t *mine, int64_t *late, struct err *e)
+{
+    sqlite3_stmt *st = conn_stmt(c, PART_TPS, e);
+    int rc;
+
+    *all = *mine = 0;
+    *late = ROLLUP_LATE_UNKNOWN;
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, day);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t n = sqlite3_column_int64(st, 1);
+
+        *all += n;
+        if (scan_tps_find(tps, sqlite3_column_int64(st, 0)))
+            *mine += n;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_sqlerr(e, c->db, rc, "metrics scan");
+    if (!(st = conn_stmt(c, PART_LATE, e)))
+        return -1;
+    sqlite3_bind_int64(st, 1, day);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *late = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
+}
+
 /* ---- parts of hours (coarse scans) ----------------------------------------------------------
  *
  * A coarse scan (per touchpoint, no channel or segment) reads a part of a day as the whole UTC
  * hours in it (rollup_hour_tp, migration 12) plus the rest of an hour at each edge: raw rows of
  * at most half an hour, since a longer piece is read as its hour's histogram less the other
- * piece. The raw rows of an hour lie between the hour's recv_min and recv_max in the index, which
- * is a short stretch when they arrived close together.
+ * piece. The raw rows of an hour lie between its touchpoints' recv_min and recv_max in the
+ * index, which is a short stretch when they arrived close together.
  */
 
 #define HOUR_TPS "SELECT touchpoint_id, n, h, recv_min, recv_max FROM rollup_hour_tp WHERE hour = ?"
 
-#define HOUR_ROWS                                                                                  \
-    "SELECT r.channel, r.segment, r.nps, r.csat, r.ces, r.expectation, r.r_interaction, "          \
-    "r.r_content, r.r_recovery, r.r_value FROM responses r WHERE r.touchpoint_id = ?1 "            \
-    "AND " RESPONSE_DAY " = ?2 AND r.received_at >= ?3 AND r.received_at <= ?4 "                   \
-    "AND r.submitted_at >= ?5 AND r.submitted_at < ?6"
-
 /* A touchpoint's row of rollup_hour_tp. */
 struct hour_tp {
     const struct scan_tp *tp;
-    int64_t recv_min, recv_max;
     struct hist h;
 };
 
@@ -757,25 +841,28 @@ static int64_t floor_div(int64_t x, int64_t d)
     return x >= 0 ? x / d : -((-x + d - 1) / d);
 }
 
-/* Counts sign times into a the raw rows of touchpoint tp with submitted_at in [x, y), inside
- * the UTC hour whose rows were received in [recv_min, recv_max]. */
-static int hour_rows(struct conn *c, int64_t tp, int64_t recv_min, int64_t recv_max, int64_t x,
-                     int64_t y, int sign, struct raw_acc *a,
-                     void (*cb)(const struct metric_row *row, void *ctx), void *ctx, struct err *e)
+/* Counts sign times into a the raw rows of the touchpoints of tps with submitted_at in [x, y),
+ * inside one UTC hour whose rows were received in [recv_min, recv_max]. */
+static int hour_rows(struct conn *c, const struct scan_tps *tps, int64_t recv_min,
+                     int64_t recv_max, int64_t x, int64_t y, int sign, struct raw_acc *a,
+                     struct err *e)
 {
-    sqlite3_stmt *st = conn_stmt(c, HOUR_ROWS, e);
+    char sql[SCAN_TPS_LISTED * 24 + 512] =
+        RAW_ROWS "FROM responses r WHERE " RESPONSE_DAY " = ?1 AND r.received_at >= ?2 AND r.received_at <= ?3 "
+                 "AND r.submitted_at >= ?4 AND r.submitted_at < ?5";
+    sqlite3_stmt *st;
     int rc;
 
-    if (!st)
+    tps_condition(tps, sql, sizeof(sql));
+    if (!(st = conn_stmt_text(c, sql, e)))
         return -1;
-    sqlite3_bind_int64(st, 1, tp);
-    sqlite3_bind_int64(st, 2, response_day_of(x));
-    sqlite3_bind_int64(st, 3, recv_min);
-    sqlite3_bind_int64(st, 4, recv_max);
-    sqlite3_bind_int64(st, 5, x);
-    sqlite3_bind_int64(st, 6, y);
+    sqlite3_bind_int64(st, 1, response_day_of(x));
+    sqlite3_bind_int64(st, 2, recv_min);
+    sqlite3_bind_int64(st, 3, recv_max);
+    sqlite3_bind_int64(st, 4, x);
+    sqlite3_bind_int64(st, 5, y);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        raw_acc_count(a, st, sign, 0, cb, ctx);
+        raw_acc_count(a, tps, st, sign, 0);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : store_sqlerr(e, c->db, rc, "metrics scan");
 }
@@ -786,17 +873,17 @@ static int scan_part_of_hour(struct conn *c, const struct scan_tps *stps, int64_
                              struct err *e)
 {
     int64_t hour = floor_div(x, HOUR_MS), hs = hour * HOUR_MS, he = hs + HOUR_MS;
+    int64_t recv_min = INT64_MAX, recv_max = INT64_MIN;
     int complement = (y - x) * 2 > HOUR_MS;
     sqlite3_stmt *st = conn_stmt(c, HOUR_TPS, e);
-    struct raw_acc *acc;
+    struct raw_acc acc = {0};
+    struct hour_tp *tps = NULL;
+    size_t n = 0, cap = 0;
     int rc, ret = 0;
 
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, hour);
-    struct hour_tp *tps = NULL;
-    size_t n = 0, cap = 0;
-
     /* The touchpoints first: their raw rows are read with other statements. */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const struct scan_tp *tp = scan_tps_find(stps, sqlite3_column_int64(st, 0));
@@ -810,8 +897,10 @@ static int scan_part_of_hour(struct conn *c, const struct scan_tps *stps, int64_
         }
         t = &tps[n++];
         t->tp = tp;
-        t->recv_min = sqlite3_column_int64(st, 3);
-        t->recv_max = sqlite3_column_int64(st, 4);
+        if (sqlite3_column_int64(st, 3) < recv_min)
+            recv_min = sqlite3_column_int64(st, 3);
+        if (sqlite3_column_int64(st, 4) > recv_max)
+            recv_max = sqlite3_column_int64(st, 4);
         if (rollup_hist_read(st, 1, 2, &t->h) < 0) {
             ret = err_set(e, ERR_INTERNAL,
                           "a rollup_hour_tp row holds no histogram (polku rollup rebuild)");
@@ -821,30 +910,28 @@ static int scan_part_of_hour(struct conn *c, const struct scan_tps *stps, int64_
     sqlite3_reset(st);
     if (ret == 0 && rc != SQLITE_DONE)
         ret = store_sqlerr(e, c->db, rc, "metrics scan");
-    acc = xcalloc(1, sizeof(*acc));
-    for (size_t i = 0; i < n && ret == 0; i++) {
-        struct hour_tp *t = &tps[i];
-
-        raw_acc_begin(acc, t->tp, x);
+    if (ret == 0 && n > 0) {
         if (!complement) {
-            ret = hour_rows(c, t->tp->id, t->recv_min, t->recv_max, x, y, 1, acc, cb, ctx, e);
+            ret = hour_rows(c, stps, recv_min, recv_max, x, y, 1, &acc, e);
         } else {
-            struct metric_row row = {.journey = t->tp->journey,
-                                     .phase = t->tp->phase,
-                                     .touchpoint = t->tp->touchpoint,
-                                     .phase_position = t->tp->position,
-                                     .time = x,
-                                     .hist = &t->h};
+            for (size_t i = 0; i < n; i++) {
+                struct metric_row row = {.journey = tps[i].tp->journey,
+                                         .phase = tps[i].tp->phase,
+                                         .touchpoint = tps[i].tp->touchpoint,
+                                         .phase_position = tps[i].tp->position,
+                                         .time = x,
+                                         .hist = &tps[i].h};
 
-            cb(&row, ctx);
+                cb(&row, ctx);
+            }
             if (hs < x)
-                ret = hour_rows(c, t->tp->id, t->recv_min, t->recv_max, hs, x, -1, acc, cb, ctx, e);
+                ret = hour_rows(c, stps, recv_min, recv_max, hs, x, -1, &acc, e);
             if (y < he && ret == 0)
-                ret = hour_rows(c, t->tp->id, t->recv_min, t->recv_max, y, he, -1, acc, cb, ctx, e);
+                ret = hour_rows(c, stps, recv_min, recv_max, y, he, -1, &acc, e);
         }
-        raw_acc_emit(acc, cb, ctx);
+        raw_acc_emit(&acc, x, cb, ctx);
     }
-    free(acc);
+    raw_acc_release(&acc);
     free(tps);
     return ret;
 }
@@ -900,10 +987,9 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f,
                             struct err *e)
 {
     int64_t ds = util_day_start(day), de = util_day_start(day + 1), span = de - ds;
-    double in = (double)(b - a) / (double)span, direct = 0, rest = 0;
-    struct part_tp *tps;
-    struct raw_acc *acc;
-    size_t n;
+    double in = (double)(b - a) / (double)span, direct, rest;
+    int64_t all, mine, late;
+    struct raw_acc acc = {0};
     int complement, ret = 0;
 
     if (!detailed && (b - a) * 2 <= span)
@@ -919,36 +1005,30 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f,
             return -1;
         return 0;
     }
-    if (part_tps(c, stps, day, &tps, &n, e) < 0)
+    if (part_day_counts(c, stps, day, &all, &mine, &late, e) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        int64_t late = tps[i].late;
+    if (mine == 0)
+        return 0; /* none of the scan's touchpoints has responses that day */
+    {
         double d = part_share(b - ds < de - a ? b - ds : de - a, late, span);
         double r = (a > ds ? part_share(a - ds, late, span) : 0) +
                    (b < de ? part_share(de - b, late, span) : 0);
 
-        direct += (double)tps[i].n * (d + PART_ROW_COST * in);
-        rest += (double)tps[i].n * (r + PART_ROW_COST * (1 - in));
+        direct = (double)all * d + (double)mine * PART_ROW_COST * in;
+        rest = (double)all * r + (double)mine * PART_ROW_COST * (1 - in);
     }
     complement = rest < direct;
-    if (complement &&
-        scan_rollup(c, f, stps, ROLLUP_DAY, detailed, timed, day, day + 1, cb, ctx, e) < 0) {
-        free(tps);
-        return -1;
-    }
-    acc = xcalloc(1, sizeof(*acc));
-    for (size_t i = 0; i < n && ret == 0; i++) {
-        raw_acc_begin(acc, tps[i].tp, a);
-        if (!complement)
-            ret = part_rows(c, f, &tps[i], ds, de, a, b, 1, detailed, acc, cb, ctx, e);
-        if (complement && ds < a)
-            ret = part_rows(c, f, &tps[i], ds, de, ds, a, -1, detailed, acc, cb, ctx, e);
-        if (complement && b < de && ret == 0)
-            ret = part_rows(c, f, &tps[i], ds, de, b, de, -1, detailed, acc, cb, ctx, e);
-        raw_acc_emit(acc, cb, ctx);
-    }
-    free(acc);
-    free(tps);
+    if (complement)
+        ret = scan_rollup(c, f, stps, ROLLUP_DAY, detailed, timed, day, day + 1, cb, ctx, e);
+    if (ret == 0 && !complement)
+        ret = part_rows(c, f, stps, late, ds, de, a, b, 1, detailed, &acc, e);
+    if (ret == 0 && complement && ds < a)
+        ret = part_rows(c, f, stps, late, ds, de, ds, a, -1, detailed, &acc, e);
+    if (ret == 0 && complement && b < de)
+        ret = part_rows(c, f, stps, late, ds, de, b, de, -1, detailed, &acc, e);
+    if (ret == 0)
+        raw_acc_emit(&acc, a, cb, ctx);
+    raw_acc_release(&acc);
     return ret;
 }
 

@@ -15,8 +15,8 @@
 
 #define HIST_VALUES (sizeof(struct hist) / sizeof(int64_t))
 
-/* How the rows of a coarse day bucket arrived (migration 12), in the order of the index
- * responses_touchpoint_day: received_at, then submitted_at. */
+/* How the rows of a local day arrived (rollup_day_arrival, migration 14), in the order of the
+ * index responses_day_arrival: received_at, then submitted_at. */
 struct arrival {
     int64_t sub_min, sub_max, recv_min;
     int64_t recv_cur; /* the largest received_at so far */
@@ -29,14 +29,17 @@ struct bucket {
     int64_t touchpoint_id, key;
     const char *channel, *segment; /* borrowed from the responses, "" for none */
     struct hist h;
-    struct arrival arr;       /* coarse days only */
+    struct arrival arr;       /* arrival days only */
     int64_t recv_lo, recv_hi; /* hours only: the received_at of their rows */
+    int64_t min_id;           /* arrival days only: the smallest response id */
 };
 
 /* The five rollup tables: detailed days and months (per channel and segment), coarse days and
  * months (per touchpoint only; their buckets have channel and segment ""), and coarse UTC
- * hours (migration 12). */
-#define ACC_TABLES 5
+ * hours (migration 12); and how the rows of each local day arrived (touchpoint 0, migration
+ * 14). */
+#define ACC_TABLES   6
+#define ACC_ARRIVAL  5
 #define HOUR_MS    3600000LL
 
 struct rollup_acc {
@@ -194,12 +197,15 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
     rollup_hist_one(r, &one);
     {
         int64_t day = util_local_day(r->submitted_at), month = util_local_month(r->submitted_at);
-        struct bucket *coarse = acc_slot(a, 2, r->touchpoint_id, day, "", ""), *hour;
+        struct bucket *arrival = acc_slot(a, ACC_ARRIVAL, 0, day, "", ""), *hour;
 
         metrics_hist_add(&acc_slot(a, 0, r->touchpoint_id, day, channel, segment)->h, &one);
         metrics_hist_add(&acc_slot(a, 1, r->touchpoint_id, month, channel, segment)->h, &one);
-        arrival_add(&coarse->arr, coarse->h.n == 0, r->submitted_at, r->received_at);
-        metrics_hist_add(&coarse->h, &one);
+        arrival_add(&arrival->arr, arrival->h.n == 0, r->submitted_at, r->received_at);
+        if (arrival->h.n == 0 || r->id < arrival->min_id)
+            arrival->min_id = r->id;
+        arrival->h.n++; /* only counts the rows, to tell the first */
+        metrics_hist_add(&acc_slot(a, 2, r->touchpoint_id, day, "", "")->h, &one);
         metrics_hist_add(&acc_slot(a, 3, r->touchpoint_id, month, "", "")->h, &one);
         hour = acc_slot(a, 4, r->touchpoint_id, r->submitted_at / HOUR_MS, "", "");
         if (hour->h.n == 0 || r->received_at < hour->recv_lo)
@@ -383,14 +389,9 @@ static const char *const upsert_sql[ACC_TABLES] = {
     "INSERT INTO rollup_month (touchpoint_id, month, channel, segment, n, h) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (touchpoint_id, month, channel, segment) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
-    /* ?10 and ?11: the smallest received_at and submitted_at of the rows added. They come
-     * after every row counted before unless one was received earlier than recv_max. */
-    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h, sub_max, recv_max, late) "
-    "VALUES (?1, ?2, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (touchpoint_id, day) "
-    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h), "
-    "late = CASE WHEN ?10 < recv_max THEN " ROLLUP_LATE_UNKNOWN_SQL " "
-    "ELSE max(late, excluded.late, sub_max - ?11) END, "
-    "sub_max = max(sub_max, excluded.sub_max), recv_max = max(recv_max, excluded.recv_max)",
+    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h) "
+    "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, day) "
+    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
     "INSERT INTO rollup_month_tp (touchpoint_id, month, n, h) "
     "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, month) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
@@ -398,6 +399,14 @@ static const char *const upsert_sql[ACC_TABLES] = {
     "VALUES (?1, ?2, ?5, ?6, ?7, ?8) ON CONFLICT (touchpoint_id, hour) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h), "
     "recv_min = min(recv_min, excluded.recv_min), recv_max = max(recv_max, excluded.recv_max)",
+    /* ?10 and ?11: the smallest received_at and submitted_at of the rows added. They come
+     * after every row counted before unless one was received earlier than recv_max. */
+    "INSERT INTO rollup_day_arrival (day, sub_max, recv_max, late, min_id) "
+    "VALUES (?2, ?7, ?8, ?9, ?12) ON CONFLICT (day) DO UPDATE SET "
+    "late = CASE WHEN ?10 < recv_max THEN " ROLLUP_LATE_UNKNOWN_SQL " "
+    "ELSE max(late, excluded.late, sub_max - ?11) END, "
+    "sub_max = max(sub_max, excluded.sub_max), recv_max = max(recv_max, excluded.recv_max), "
+    "min_id = min(min_id, excluded.min_id)",
 };
 
 int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
@@ -412,24 +421,27 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
             unsigned char blob[HIST_BLOB_MAX];
             int rc;
 
-            sqlite3_bind_int64(st, 1, b->touchpoint_id);
             sqlite3_bind_int64(st, 2, b->key);
+            if (t != ACC_ARRIVAL) {
+                sqlite3_bind_int64(st, 1, b->touchpoint_id);
+                sqlite3_bind_int64(st, 5, b->h.n);
+                sqlite3_bind_blob(st, 6, blob, (int)hist_encode(&b->h, blob), SQLITE_STATIC);
+            }
             if (t < 2) {
                 bind_text(st, 3, b->channel);
                 bind_text(st, 4, b->segment);
             }
-            sqlite3_bind_int64(st, 5, b->h.n);
-            sqlite3_bind_blob(st, 6, blob, (int)hist_encode(&b->h, blob), SQLITE_STATIC);
             if (t == 4) {
                 sqlite3_bind_int64(st, 7, b->recv_lo);
                 sqlite3_bind_int64(st, 8, b->recv_hi);
             }
-            if (t == 2) {
+            if (t == ACC_ARRIVAL) {
                 sqlite3_bind_int64(st, 7, b->arr.sub_max);
                 sqlite3_bind_int64(st, 8, b->arr.recv_cur);
                 sqlite3_bind_int64(st, 9, b->arr.late);
                 sqlite3_bind_int64(st, 10, b->arr.recv_min);
                 sqlite3_bind_int64(st, 11, b->arr.sub_min);
+                sqlite3_bind_int64(st, 12, b->min_id);
             }
             rc = sqlite3_step(st);
             sqlite3_reset(st);

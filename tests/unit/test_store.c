@@ -305,6 +305,57 @@ START_TEST(test_ranges_across_midnight)
 }
 END_TEST
 
+/* A list by time walks ids from the smallest id of the range's local days
+ * (rollup_day_arrival.min_id, migration 14): responses of a day inserted after those of later
+ * days, a deleted smallest id, a cursor past it and days without responses still list exactly
+ * the responses of the range, in id order. */
+START_TEST(test_list_by_time_from_first_id)
+{
+    static const struct {
+        int64_t from, to; /* days after day0; INT64_MIN: unbounded */
+        int64_t after;
+        const char *want; /* the ids listed */
+    } cases[] = {
+        {1, INT64_MIN, 0, "4 6"},     {0, 1, 0, "1 2 5"},      {INT64_MIN, 1, 0, "1 2 5"},
+        {0, INT64_MIN, 2, "4 5 6"},   {0, INT64_MIN, 0, "1 2 4 5 6"}, {2, 3, 0, "6"},
+        {9, 10, 0, ""},               {INT64_MIN, 0, 0, ""},   {1, 2, 4, ""},
+    };
+    const int64_t day0 = 1790812800000LL, day = 86400000LL; /* 2026-10-01 UTC */
+    /* ids 1 and 2 on day 0, 3 and 4 on day 1, 5 on day 0 again, 6 on day 2 */
+    const int64_t at[] = {day0 + 3600000, day0 + 7200000, day0 + day, day0 + day + 60000,
+                          day0 + 5400000, day0 + 2 * day + 1};
+    struct err e;
+
+    add_touchpoint("checkout", "purchase", "purchase");
+    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
+        ck_assert_int_eq(add_response("checkout", (int)i, NULL, at[i]), (int64_t)i + 1);
+    err_init(&e);
+    ck_assert_int_eq(store_response_delete(st, 3, &e), 0);
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        struct response_filter f = {.limit = 100, .after_id = cases[c].after};
+        struct response *items;
+        char got[64] = "";
+        size_t n;
+
+        f.has_from = cases[c].from != INT64_MIN;
+        f.from = day0 + (f.has_from ? cases[c].from * day : 0);
+        f.has_to = cases[c].to != INT64_MIN;
+        f.to = day0 + (f.has_to ? cases[c].to * day : 0);
+        ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+        for (size_t i = 0; i < n; i++) {
+            snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%lld", i ? " " : "",
+                     (long long)items[i].id);
+            response_release(&items[i]);
+        }
+        free(items);
+        ck_assert_msg(strcmp(got, cases[c].want) == 0, "case %zu: listed \"%s\", want \"%s\"", c,
+                      got, cases[c].want);
+    }
+    ck_assert_int_eq(store_rollup_check(st, &e), 1);
+    err_release(&e);
+}
+END_TEST
+
 static char *render_id(const struct response *r, size_t n, void *ctx)
 {
     char buf[32];
@@ -966,6 +1017,13 @@ START_TEST(test_ids_retired_seeded_by_migration)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
         sqlite3_exec(db,
+                     /* back to migration 12: undo 14, then 13 */
+                     "DROP INDEX responses_day_arrival; DROP TABLE rollup_day_arrival; "
+                     "CREATE INDEX responses_touchpoint_day ON responses(touchpoint_id, "
+                     "submitted_at / 86400000, received_at, submitted_at); "
+                     "ALTER TABLE rollup_day_tp ADD COLUMN sub_max INTEGER NOT NULL DEFAULT 0; "
+                     "ALTER TABLE rollup_day_tp ADD COLUMN recv_max INTEGER NOT NULL DEFAULT 0; "
+                     "ALTER TABLE rollup_day_tp ADD COLUMN late INTEGER NOT NULL DEFAULT 0; "
                      "DROP TRIGGER responses_id_retired; DROP TRIGGER api_keys_id_retired; "
                      "DROP TRIGGER targets_id_retired; DROP TABLE ids_retired; "
                      "INSERT INTO idempotency_records (fp, principal, idem_key, request_hash, "
@@ -1462,6 +1520,71 @@ START_TEST(test_lateness_bounds)
 }
 END_TEST
 
+/* Lateness counts across touchpoints (migration 14: the index orders a day's rows by arrival,
+ * whatever their touchpoint): in one transaction, checkout's row at 15:00 arrives before
+ * delivery's first row of the day at 05:00 (both in one UTC day in New York), which is 10 hours
+ * late although delivery has no earlier row. A bound kept per touchpoint would be 0, and a scan
+ * for [04:00, 06:00) would stop at checkout's row and miss delivery's. */
+static const int64_t la_clock_seq[] = {7000, 7001, 7002, 7003, 7004, 7005, 7006};
+static int la_clock_i;
+
+static int64_t la_clock(void)
+{
+    int i = __atomic_fetch_add(&la_clock_i, 1, __ATOMIC_SEQ_CST);
+    int n = (int)(sizeof(la_clock_seq) / sizeof(la_clock_seq[0]));
+
+    if (i == 0)
+        usleep(200 * 1000); /* the writes queued meanwhile share the next transaction */
+    return la_clock_seq[i < n ? i : n - 1];
+}
+
+START_TEST(test_late_across_touchpoints)
+{
+    struct store_options o = {.clock_ms = la_clock};
+    int64_t ds = util_day_start(util_local_day(1773100800000LL)); /* 2026-03-10 */
+    /* the first write (on the day before) holds the writer; the other two share a transaction */
+    const int64_t at[] = {ds - 12 * 3600000, ds + 15 * 3600000, ds + 5 * 3600000};
+    const int tps[] = {0, 0, 1};
+    struct store_write ws[3];
+    struct response rs[3];
+    static struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct err e;
+
+    err_init(&e);
+    store_close(st);
+    la_clock_i = 0;
+    ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
+    for (int t = 0; t < 2; t++)
+        add_touchpoint(rr_tps[t], "purchase", rr_phases[t]);
+    for (int k = 0; k < 3; k++) {
+        memset(&ws[k], 0, sizeof(ws[k]));
+        response_init(&rs[k]);
+        rs[k].touchpoint = xstrdup(rr_tps[tps[k]]);
+        rs[k].nps = k;
+        rs[k].submitted_at = at[k];
+        ws[k].responses = &rs[k];
+        ws[k].n = 1;
+        ws[k].done = wait_all_done;
+        ws[k].ctx = &wa;
+        store_write_submit(st, &ws[k]);
+        if (k == 0)
+            usleep(50 * 1000); /* the writer holds the first write's transaction */
+    }
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < 3)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    for (int k = 0; k < 3; k++) {
+        ck_assert_int_eq(ws[k].rc, 0);
+        err_release(&ws[k].err);
+        response_release(&rs[k]);
+    }
+    ck_assert_int_eq(store_rollup_check(st, &e), 1);
+    lt_check_grid(ds, at, tps, 3);
+    err_release(&e);
+}
+END_TEST
+
 static void lt_check_grid(int64_t ds, const int64_t *at, const int *tps, int nat)
 {
     struct err e;
@@ -1504,6 +1627,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_touchpoint_errors);
     tcase_add_test(tc, test_responses_filter_and_page);
     tcase_add_test(tc, test_ranges_across_midnight);
+    tcase_add_test(tc, test_list_by_time_from_first_id);
     tcase_add_test(tc, test_idempotency_same_transaction);
     tcase_add_test(tc, test_commit_failure_fails_every_write);
     tcase_add_test(tc, test_statements_built_per_request);
@@ -1525,6 +1649,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_rollups_match_raw);
     tcase_add_test(tc, test_rollups_match_raw_in_time_order);
     tcase_add_test(tc, test_lateness_bounds);
+    tcase_add_test(tc, test_late_across_touchpoints);
     suite_add_tcase(s, tc);
     tc = tcase_create("rollups-kathmandu");
     tcase_add_checked_fixture(tc, rollup_setup_kathmandu, rollup_teardown);

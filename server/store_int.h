@@ -81,9 +81,9 @@ struct rollup_acc;
 struct rollup_acc *rollup_acc_new(void);
 void rollup_acc_free(struct rollup_acc *a);
 void rollup_acc_reset(struct rollup_acc *a);
-/* Counts r (stored: touchpoint_id and submitted_at set) in its day and month buckets. */
+/* Counts r (stored: id, touchpoint_id and submitted_at set) in its buckets. */
 void rollup_acc_add(struct rollup_acc *a, const struct response *r);
-/* rollup_day_tp.late when the order of a day's rows is not known (migration 12): longer than
+/* rollup_day_arrival.late when the order of a day's rows is not known (migration 14): longer than
  * any day, so that no scan stops early. */
 #define ROLLUP_LATE_UNKNOWN     1000000000000000LL
 #define ROLLUP_LATE_UNKNOWN_SQL "1000000000000000"
@@ -177,7 +177,7 @@ int store_delete_id(struct store *s, const char *sql, int64_t id, const char *wh
 int stmt_collect(struct conn *c, sqlite3_stmt *st, void **items, size_t *n, size_t size,
                  void (*from_row)(sqlite3_stmt *st, void *item), const char *what, struct err *e);
 
-/* The UTC day of a response, as in the index responses_touchpoint_day (migration 9): a query
+/* The UTC day of a response, as in the index responses_day_arrival (migrations 9, 14): a query
  * with a time range adds RESPONSE_DAY conditions from response_day_of() of its bounds
  * (inclusive) beside the exact ones, so the index narrows it to whole days. */
 #define RESPONSE_DAY "r.submitted_at / 86400000"

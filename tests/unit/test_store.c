@@ -249,7 +249,7 @@ START_TEST(test_responses_filter_and_page)
 }
 END_TEST
 
-/* Time ranges are narrowed by UTC day (the index responses_touchpoint_day) and then cut
+/* Time ranges are narrowed by UTC day (the index responses_day_arrival) and then cut
  * exactly: responses a millisecond either side of midnight, inserted out of time order, are
  * in or out of every range exactly as their submitted_at says. */
 START_TEST(test_ranges_across_midnight)

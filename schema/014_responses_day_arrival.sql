@@ -36,6 +36,10 @@ CREATE TABLE rollup_day_arrival (
 ALTER TABLE rollup_day_tp DROP COLUMN late;
 ALTER TABLE rollup_day_tp DROP COLUMN sub_max;
 ALTER TABLE rollup_day_tp DROP COLUMN recv_max;
+-- The smallest response id of the touchpoint's day (a bound after deletes): where a list of a
+-- touchpoint's (or journey's, or phase's) responses starts walking ids. No index of responses
+-- starts with the touchpoint any more.
+ALTER TABLE rollup_day_tp ADD COLUMN min_id INTEGER NOT NULL DEFAULT 0;
 
 DELETE FROM rollup_day;
 DELETE FROM rollup_month;
@@ -55,9 +59,10 @@ SELECT touchpoint_id, polku_month(submitted_at), coalesce(channel, ''), coalesce
        polku_hist(nps, csat, ces, expectation, r_interaction, r_content, r_recovery, r_value)
 FROM responses GROUP BY 1, 2, 3, 4;
 
-INSERT INTO rollup_day_tp (touchpoint_id, day, n, h)
+INSERT INTO rollup_day_tp (touchpoint_id, day, n, h, min_id)
 SELECT touchpoint_id, polku_day(submitted_at), count(*),
-       polku_hist(nps, csat, ces, expectation, r_interaction, r_content, r_recovery, r_value)
+       polku_hist(nps, csat, ces, expectation, r_interaction, r_content, r_recovery, r_value),
+       min(id)
 FROM responses GROUP BY 1, 2;
 
 INSERT INTO rollup_month_tp (touchpoint_id, month, n, h)

@@ -368,9 +368,9 @@ static int store_migrate(struct store *s, struct err *e)
 
 /* ---- rollups ------------------------------------------------------------------------------ */
 
-static const char *const rollup_tables[] = {"rollup_day",      "rollup_month",
-                                            "rollup_day_tp",   "rollup_month_tp",
-                                            "rollup_hour_tp",  "rollup_day_arrival"};
+static const char *const rollup_tables[] = {"rollup_day",     "rollup_month",
+                                            "rollup_day_tp",  "rollup_month_tp",
+                                            "rollup_hour_tp", "rollup_day_arrival"};
 #define NROLLUP_TABLES (sizeof(rollup_tables) / sizeof(rollup_tables[0]))
 /* The columns that must agree between rebuilt and incremental rollups, per table (NULL: bounds
  * only, checked below). */
@@ -472,7 +472,9 @@ int store_rollup_check(struct store *s, struct err *e)
                                 "temp.incremental_rollup_day_arrival i USING (day) "
                                 "WHERE i.day IS NULL OR i.late < r.late OR i.sub_max < r.sub_max "
                                 "OR i.recv_max < r.recv_max OR i.min_id > r.min_id) + "
-                                "(SELECT count(*) FROM "
+                                "(SELECT count(*) FROM rollup_day_tp r JOIN "
+                                "temp.incremental_rollup_day_tp i USING (touchpoint_id, day) "
+                                "WHERE i.min_id > r.min_id) + (SELECT count(*) FROM "
                                 "rollup_hour_tp r JOIN temp.incremental_rollup_hour_tp i "
                                 "USING (touchpoint_id, hour) WHERE i.recv_min > r.recv_min "
                                 "OR i.recv_max < r.recv_max)",

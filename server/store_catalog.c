@@ -255,8 +255,11 @@ int store_journey_delete(struct store *s, const char *key, struct err *e)
         return -1;
     if (journey_get_on(c, key, &j, e) < 0)
         goto done;
+    /* counted from the rollups (exact: their rows go when their count reaches 0): no index of
+     * responses starts with the touchpoint since migration 14 */
     st = conn_stmt(c,
-                   "SELECT count(*) FROM responses r JOIN touchpoints t ON t.id = r.touchpoint_id "
+                   "SELECT coalesce(sum(m.n), 0) FROM rollup_month_tp m "
+                   "JOIN touchpoints t ON t.id = m.touchpoint_id "
                    "JOIN phases p ON p.id = t.phase_id WHERE p.journey_id = ?",
                    e);
     if (!st)
@@ -446,10 +449,12 @@ done:
     return writer_end(s, ok, e);
 }
 
+/* From the rollups, whose rows go when their count reaches 0: no index of responses starts with
+ * the touchpoint since migration 14, and the table would be read whole. */
 static int touchpoint_has_responses(struct conn *c, int64_t id, int *has, struct err *e)
 {
     sqlite3_stmt *st =
-        conn_stmt(c, "SELECT EXISTS (SELECT 1 FROM responses WHERE touchpoint_id = ?)", e);
+        conn_stmt(c, "SELECT EXISTS (SELECT 1 FROM rollup_month_tp WHERE touchpoint_id = ?)", e);
     int rc;
 
     if (!st)

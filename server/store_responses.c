@@ -274,19 +274,34 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     *n = 0;
     if (!c)
         return -1;
-    /* Ids are walked from the smallest one of the range's local days (rollup_day_arrival): the
-     * index of days holds all touchpoints in order of arrival, not ids. */
-    if (f->has_from || f->has_to) {
+    /* Ids are walked from the smallest one of the range's local days (rollup_day_arrival), or of
+     * the days of the touchpoints a journey, phase or touchpoint filter picks (rollup_day_tp):
+     * no index of responses starts with the touchpoint, and the day index holds all touchpoints
+     * in order of arrival, not ids. Both are bounds (deletes leave them), and exact enough. */
+    if (f->has_from || f->has_to || f->journey || f->phase || f->touchpoint) {
+        int by_tp = f->journey || f->phase || f->touchpoint;
         int64_t first;
         int rc;
 
-        if (!(st = conn_stmt(c,
-                             "SELECT min(min_id) FROM rollup_day_arrival "
-                             "WHERE day >= ?1 AND day <= ?2",
-                             e)))
+        st = conn_stmt(c,
+                       by_tp ? "SELECT min(d.min_id) FROM rollup_day_tp d "
+                               "JOIN touchpoints t ON t.id = d.touchpoint_id "
+                               "JOIN phases p ON p.id = t.phase_id "
+                               "JOIN journeys j ON j.id = p.journey_id "
+                               "WHERE d.day >= ?1 AND d.day <= ?2 AND (?3 IS NULL OR j.key = ?3) "
+                               "AND (?4 IS NULL OR p.key = ?4) AND (?5 IS NULL OR t.key = ?5)"
+                             : "SELECT min(min_id) FROM rollup_day_arrival "
+                               "WHERE day >= ?1 AND day <= ?2",
+                       e);
+        if (!st)
             goto done;
         sqlite3_bind_int64(st, 1, f->has_from ? util_local_day(f->from) : DAY_MIN);
         sqlite3_bind_int64(st, 2, f->has_to ? util_local_day(f->to - 1) : DAY_MAX);
+        if (by_tp) {
+            bind_text(st, 3, f->journey);
+            bind_text(st, 4, f->phase);
+            bind_text(st, 5, f->touchpoint);
+        }
         rc = sqlite3_step(st);
         first = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
                     ? sqlite3_column_int64(st, 0)
@@ -339,7 +354,6 @@ done:
  * that bucket by day or week get days instead of months. Everything is read in one read
  * transaction, so the parts form one consistent snapshot.
  */
-
 
 /* A touchpoint a scan reports, with the keys its rows carry. */
 struct scan_tp {
@@ -612,8 +626,8 @@ static struct raw_key *raw_slot(struct raw_acc *a, const struct scan_tp *tp, con
 
 /* Counts the row at st (RAW_ROWS) sign times into a, under its touchpoint (not at all when
  * that is not one of tps), and under its channel and segment when detailed. */
-static void raw_acc_count(struct raw_acc *a, const struct scan_tps *tps, sqlite3_stmt *st,
-                          int sign, int detailed)
+static void raw_acc_count(struct raw_acc *a, const struct scan_tps *tps, sqlite3_stmt *st, int sign,
+                          int detailed)
 {
     const struct scan_tp *tp = scan_tps_find(tps, sqlite3_column_int64(st, 0));
     const char *channel = NULL, *segment = NULL;
@@ -689,7 +703,8 @@ static void raw_acc_release(struct raw_acc *a)
 #define PART_LATE "SELECT late FROM rollup_day_arrival WHERE day = ?"
 
 #define PART_DAY                                                                                   \
-    "FROM responses r WHERE " RESPONSE_DAY " = ?1 AND r.submitted_at >= ?2 AND r.submitted_at < ?3"
+    "FROM responses r WHERE " RESPONSE_DAY " = ?1 AND r.submitted_at >= ?2 AND r.submitted_at < "  \
+                                           "?3"
 
 /* Where a forward (0) or backward (1) scan stops: the first row in [?2, ?3), index only. */
 static const char *const part_stop_sql[2] = {
@@ -699,9 +714,8 @@ static const char *const part_stop_sql[2] = {
     " ORDER BY r.received_at DESC, r.submitted_at DESC LIMIT 1"};
 
 /* The rows of [?2, ?3): all of the day, before the stop row (?4, ?5), or after it. */
-static const char *const part_bound_sql[3] = {
-    "", " AND (r.received_at, r.submitted_at) < (?4, ?5)",
-    " AND (r.received_at, r.submitted_at) > (?4, ?5)"};
+static const char *const part_bound_sql[3] = {"", " AND (r.received_at, r.submitted_at) < (?4, ?5)",
+                                              " AND (r.received_at, r.submitted_at) > (?4, ?5)"};
 
 /* How much more a row read from the table costs than an index entry read (for choosing how
  * to read a part; measured roughly on the bench's data). */
@@ -843,12 +857,12 @@ static int64_t floor_div(int64_t x, int64_t d)
 
 /* Counts sign times into a the raw rows of the touchpoints of tps with submitted_at in [x, y),
  * inside one UTC hour whose rows were received in [recv_min, recv_max]. */
-static int hour_rows(struct conn *c, const struct scan_tps *tps, int64_t recv_min,
-                     int64_t recv_max, int64_t x, int64_t y, int sign, struct raw_acc *a,
-                     struct err *e)
+static int hour_rows(struct conn *c, const struct scan_tps *tps, int64_t recv_min, int64_t recv_max,
+                     int64_t x, int64_t y, int sign, struct raw_acc *a, struct err *e)
 {
     char sql[SCAN_TPS_LISTED * 24 + 512] =
-        RAW_ROWS "FROM responses r WHERE " RESPONSE_DAY " = ?1 AND r.received_at >= ?2 AND r.received_at <= ?3 "
+        RAW_ROWS "FROM responses r WHERE " RESPONSE_DAY
+                 " = ?1 AND r.received_at >= ?2 AND r.received_at <= ?3 "
                  "AND r.submitted_at >= ?4 AND r.submitted_at < ?5";
     sqlite3_stmt *st;
     int rc;

@@ -31,16 +31,16 @@ struct bucket {
     struct hist h;
     struct arrival arr;       /* arrival days only */
     int64_t recv_lo, recv_hi; /* hours only: the received_at of their rows */
-    int64_t min_id;           /* arrival days only: the smallest response id */
+    int64_t min_id;           /* coarse and arrival days: the smallest response id */
 };
 
 /* The five rollup tables: detailed days and months (per channel and segment), coarse days and
  * months (per touchpoint only; their buckets have channel and segment ""), and coarse UTC
  * hours (migration 12); and how the rows of each local day arrived (touchpoint 0, migration
  * 14). */
-#define ACC_TABLES   6
-#define ACC_ARRIVAL  5
-#define HOUR_MS    3600000LL
+#define ACC_TABLES  6
+#define ACC_ARRIVAL 5
+#define HOUR_MS     3600000LL
 
 struct rollup_acc {
     struct bucket *slots[ACC_TABLES]; /* open addressing; a slot is used when channel is set */
@@ -197,7 +197,7 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
     rollup_hist_one(r, &one);
     {
         int64_t day = util_local_day(r->submitted_at), month = util_local_month(r->submitted_at);
-        struct bucket *arrival = acc_slot(a, ACC_ARRIVAL, 0, day, "", ""), *hour;
+        struct bucket *arrival = acc_slot(a, ACC_ARRIVAL, 0, day, "", ""), *coarse, *hour;
 
         metrics_hist_add(&acc_slot(a, 0, r->touchpoint_id, day, channel, segment)->h, &one);
         metrics_hist_add(&acc_slot(a, 1, r->touchpoint_id, month, channel, segment)->h, &one);
@@ -205,7 +205,10 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
         if (arrival->h.n == 0 || r->id < arrival->min_id)
             arrival->min_id = r->id;
         arrival->h.n++; /* only counts the rows, to tell the first */
-        metrics_hist_add(&acc_slot(a, 2, r->touchpoint_id, day, "", "")->h, &one);
+        coarse = acc_slot(a, 2, r->touchpoint_id, day, "", "");
+        if (coarse->h.n == 0 || r->id < coarse->min_id)
+            coarse->min_id = r->id;
+        metrics_hist_add(&coarse->h, &one);
         metrics_hist_add(&acc_slot(a, 3, r->touchpoint_id, month, "", "")->h, &one);
         hour = acc_slot(a, 4, r->touchpoint_id, r->submitted_at / HOUR_MS, "", "");
         if (hour->h.n == 0 || r->received_at < hour->recv_lo)
@@ -389,9 +392,10 @@ static const char *const upsert_sql[ACC_TABLES] = {
     "INSERT INTO rollup_month (touchpoint_id, month, channel, segment, n, h) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (touchpoint_id, month, channel, segment) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
-    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h) "
-    "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, day) "
-    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
+    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h, min_id) "
+    "VALUES (?1, ?2, ?5, ?6, ?12) ON CONFLICT (touchpoint_id, day) "
+    "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h), "
+    "min_id = min(min_id, excluded.min_id)",
     "INSERT INTO rollup_month_tp (touchpoint_id, month, n, h) "
     "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, month) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
@@ -431,6 +435,8 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
                 bind_text(st, 3, b->channel);
                 bind_text(st, 4, b->segment);
             }
+            if (t == 2)
+                sqlite3_bind_int64(st, 12, b->min_id);
             if (t == 4) {
                 sqlite3_bind_int64(st, 7, b->recv_lo);
                 sqlite3_bind_int64(st, 8, b->recv_hi);

@@ -305,42 +305,72 @@ START_TEST(test_ranges_across_midnight)
 }
 END_TEST
 
-/* A list by time walks ids from the smallest id of the range's local days
- * (rollup_day_arrival.min_id, migration 14): responses of a day inserted after those of later
- * days, a deleted smallest id, a cursor past it and days without responses still list exactly
- * the responses of the range, in id order. */
+/* A list by time, or by touchpoint, walks ids from the smallest id of the range's local days
+ * (rollup_day_arrival.min_id), or of the picked touchpoints' days (rollup_day_tp.min_id;
+ * migration 14): responses of a day inserted after those of later days, a later day with
+ * smaller ids than the range's first, a deleted smallest id, a cursor past it and days without
+ * responses still list exactly the responses that counting finds, in id order. Run in UTC and
+ * in New York (local days are not UTC days). */
 START_TEST(test_list_by_time_from_first_id)
 {
     static const struct {
         int64_t from, to; /* days after day0; INT64_MIN: unbounded */
         int64_t after;
-        const char *want; /* the ids listed */
+        const char *tp;
     } cases[] = {
-        {1, INT64_MIN, 0, "4 6"},     {0, 1, 0, "1 2 5"},      {INT64_MIN, 1, 0, "1 2 5"},
-        {0, INT64_MIN, 2, "4 5 6"},   {0, INT64_MIN, 0, "1 2 4 5 6"}, {2, 3, 0, "6"},
-        {9, 10, 0, ""},               {INT64_MIN, 0, 0, ""},   {1, 2, 4, ""},
+        {1, INT64_MIN, 0, NULL},
+        {0, 1, 0, NULL},
+        {INT64_MIN, 1, 0, NULL},
+        {0, INT64_MIN, 2, NULL},
+        {0, INT64_MIN, 0, NULL},
+        {2, 3, 0, NULL},
+        {9, 10, 0, NULL},
+        {INT64_MIN, 0, 0, NULL},
+        {1, 2, 4, NULL},
+        {4, 6, 0, NULL},
+        {INT64_MIN, INT64_MIN, 0, "delivery"},
+        {1, INT64_MIN, 0, "delivery"},
+        {INT64_MIN, INT64_MIN, 9, "delivery"},
+        {INT64_MIN, INT64_MIN, 0, "checkout"},
+        {4, 5, 0, "checkout"},
+        {INT64_MIN, INT64_MIN, 0, NULL},
     };
     const int64_t day0 = 1790812800000LL, day = 86400000LL; /* 2026-10-01 UTC */
-    /* ids 1 and 2 on day 0, 3 and 4 on day 1, 5 on day 0 again, 6 on day 2 */
-    const int64_t at[] = {day0 + 3600000, day0 + 7200000, day0 + day, day0 + day + 60000,
-                          day0 + 5400000, day0 + 2 * day + 1};
+    /* ids 1 and 2 on day 0, 3 and 4 on day 1, 5 on day 0 again, 6 on day 2, 7 on day 5 before
+     * 8 on day 4; delivery's 9 on day 1 before 10 on day 0 */
+    const int64_t at[] = {day0 + 3600000, day0 + 7200000,     day0 + day,     day0 + day + 60000,
+                          day0 + 5400000, day0 + 2 * day + 1, day0 + 5 * day, day0 + 4 * day,
+                          day0 + day + 7, day0 + 600000};
+    const int n_at = (int)(sizeof(at) / sizeof(at[0]));
     struct err e;
 
     add_touchpoint("checkout", "purchase", "purchase");
-    for (size_t i = 0; i < sizeof(at) / sizeof(at[0]); i++)
-        ck_assert_int_eq(add_response("checkout", (int)i, NULL, at[i]), (int64_t)i + 1);
+    add_touchpoint("delivery", "purchase", "ownership");
+    for (int i = 0; i < n_at; i++)
+        ck_assert_int_eq(add_response(i < 8 ? "checkout" : "delivery", i % 11, NULL, at[i]),
+                         (int64_t)i + 1);
     err_init(&e);
     ck_assert_int_eq(store_response_delete(st, 3, &e), 0);
     for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        struct response_filter f = {.limit = 100, .after_id = cases[c].after};
+        struct response_filter f = {
+            .limit = 100, .after_id = cases[c].after, .touchpoint = cases[c].tp};
         struct response *items;
-        char got[64] = "";
+        char got[64] = "", want[64] = "";
         size_t n;
 
         f.has_from = cases[c].from != INT64_MIN;
         f.from = day0 + (f.has_from ? cases[c].from * day : 0);
         f.has_to = cases[c].to != INT64_MIN;
         f.to = day0 + (f.has_to ? cases[c].to * day : 0);
+        for (int i = 0; i < n_at; i++) {
+            int64_t id = i + 1;
+
+            if (id != 3 && id > f.after_id && (!f.has_from || at[i] >= f.from) &&
+                (!f.has_to || at[i] < f.to) &&
+                (!f.touchpoint || strcmp(f.touchpoint, i < 8 ? "checkout" : "delivery") == 0))
+                snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s%lld",
+                         *want ? " " : "", (long long)id);
+        }
         ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
         for (size_t i = 0; i < n; i++) {
             snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%lld", i ? " " : "",
@@ -348,8 +378,7 @@ START_TEST(test_list_by_time_from_first_id)
             response_release(&items[i]);
         }
         free(items);
-        ck_assert_msg(strcmp(got, cases[c].want) == 0, "case %zu: listed \"%s\", want \"%s\"", c,
-                      got, cases[c].want);
+        ck_assert_msg(strcmp(got, want) == 0, "case %zu: listed \"%s\", want \"%s\"", c, got, want);
     }
     ck_assert_int_eq(store_rollup_check(st, &e), 1);
     err_release(&e);
@@ -1021,6 +1050,7 @@ START_TEST(test_ids_retired_seeded_by_migration)
                      "DROP INDEX responses_day_arrival; DROP TABLE rollup_day_arrival; "
                      "CREATE INDEX responses_touchpoint_day ON responses(touchpoint_id, "
                      "submitted_at / 86400000, received_at, submitted_at); "
+                     "ALTER TABLE rollup_day_tp DROP COLUMN min_id; "
                      "ALTER TABLE rollup_day_tp ADD COLUMN sub_max INTEGER NOT NULL DEFAULT 0; "
                      "ALTER TABLE rollup_day_tp ADD COLUMN recv_max INTEGER NOT NULL DEFAULT 0; "
                      "ALTER TABLE rollup_day_tp ADD COLUMN late INTEGER NOT NULL DEFAULT 0; "
@@ -1650,6 +1680,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_rollups_match_raw_in_time_order);
     tcase_add_test(tc, test_lateness_bounds);
     tcase_add_test(tc, test_late_across_touchpoints);
+    tcase_add_test(tc, test_list_by_time_from_first_id); /* in New York */
     suite_add_tcase(s, tc);
     tc = tcase_create("rollups-kathmandu");
     tcase_add_checked_fixture(tc, rollup_setup_kathmandu, rollup_teardown);

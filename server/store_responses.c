@@ -557,10 +557,19 @@ struct raw_key {
     struct hist h;
 };
 
+/* Keys held at most: then every row gathered is passed on and gathering starts again (the
+ * consumer adds rows of a group up), which bounds the memory of a part with many channels and
+ * segments (free text). */
+#define RAW_KEYS_MAX 4096
+
 struct raw_acc {
     struct raw_key *slots; /* open addressing */
     size_t *order;         /* the used slots, in the order they were taken */
     size_t cap, used;
+    /* where the rows go, with the time they carry */
+    void (*cb)(const struct metric_row *row, void *ctx);
+    void *ctx;
+    int64_t time;
 };
 
 static int str_eq(const char *x, const char *y)
@@ -624,6 +633,29 @@ static struct raw_key *raw_slot(struct raw_acc *a, const struct scan_tp *tp, con
     }
 }
 
+/* Passes every row gathered in a on (to a->cb, with a->time), in the order first seen, and
+ * empties a. */
+static void raw_acc_emit(struct raw_acc *a)
+{
+    for (size_t i = 0; i < a->used; i++) {
+        struct raw_key *k = &a->slots[a->order[i]];
+        struct metric_row row = {.journey = k->tp->journey,
+                                 .phase = k->tp->phase,
+                                 .touchpoint = k->tp->touchpoint,
+                                 .channel = k->channel,
+                                 .segment = k->segment,
+                                 .phase_position = k->tp->position,
+                                 .time = a->time,
+                                 .hist = &k->h};
+
+        a->cb(&row, a->ctx);
+        free(k->channel);
+        free(k->segment);
+        k->tp = NULL;
+    }
+    a->used = 0;
+}
+
 /* Counts the row at st (RAW_ROWS) sign times into a, under its touchpoint (not at all when
  * that is not one of tps), and under its channel and segment when detailed. */
 static void raw_acc_count(struct raw_acc *a, const struct scan_tps *tps, sqlite3_stmt *st, int sign,
@@ -635,6 +667,8 @@ static void raw_acc_count(struct raw_acc *a, const struct scan_tps *tps, sqlite3
 
     if (!tp)
         return;
+    if (a->used == RAW_KEYS_MAX)
+        raw_acc_emit(a);
     if (detailed) {
         channel = (const char *)sqlite3_column_text(st, 1);
         segment = (const char *)sqlite3_column_text(st, 2);
@@ -649,30 +683,6 @@ static void raw_acc_count(struct raw_acc *a, const struct scan_tps *tps, sqlite3
     for (int k = 0; k < RATING_AREAS; k++)
         r.rating[k] = col_opt_int(st, 7 + k);
     rollup_hist_count(&r, sign, &raw_slot(a, tp, channel, segment)->h);
-}
-
-/* Passes every row gathered in a on (with the given time), in the order first seen, and
- * empties a. */
-static void raw_acc_emit(struct raw_acc *a, int64_t time,
-                         void (*cb)(const struct metric_row *row, void *ctx), void *ctx)
-{
-    for (size_t i = 0; i < a->used; i++) {
-        struct raw_key *k = &a->slots[a->order[i]];
-        struct metric_row row = {.journey = k->tp->journey,
-                                 .phase = k->tp->phase,
-                                 .touchpoint = k->tp->touchpoint,
-                                 .channel = k->channel,
-                                 .segment = k->segment,
-                                 .phase_position = k->tp->position,
-                                 .time = time,
-                                 .hist = &k->h};
-
-        cb(&row, ctx);
-        free(k->channel);
-        free(k->segment);
-        k->tp = NULL;
-    }
-    a->used = 0;
 }
 
 static void raw_acc_release(struct raw_acc *a)
@@ -704,7 +714,7 @@ static void raw_acc_release(struct raw_acc *a)
 
 #define PART_DAY                                                                                   \
     "FROM responses r WHERE " RESPONSE_DAY " = ?1 AND r.submitted_at >= ?2 AND r.submitted_at < "  \
-                                           "?3"
+    "?3"
 
 /* Where a forward (0) or backward (1) scan stops: the first row in [?2, ?3), index only. */
 static const char *const part_stop_sql[2] = {
@@ -890,7 +900,7 @@ static int scan_part_of_hour(struct conn *c, const struct scan_tps *stps, int64_
     int64_t recv_min = INT64_MAX, recv_max = INT64_MIN;
     int complement = (y - x) * 2 > HOUR_MS;
     sqlite3_stmt *st = conn_stmt(c, HOUR_TPS, e);
-    struct raw_acc acc = {0};
+    struct raw_acc acc = {.cb = cb, .ctx = ctx, .time = x};
     struct hour_tp *tps = NULL;
     size_t n = 0, cap = 0;
     int rc, ret = 0;
@@ -943,7 +953,7 @@ static int scan_part_of_hour(struct conn *c, const struct scan_tps *stps, int64_
             if (y < he && ret == 0)
                 ret = hour_rows(c, stps, recv_min, recv_max, y, he, -1, &acc, e);
         }
-        raw_acc_emit(&acc, x, cb, ctx);
+        raw_acc_emit(&acc);
     }
     raw_acc_release(&acc);
     free(tps);
@@ -1003,7 +1013,7 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f,
     int64_t ds = util_day_start(day), de = util_day_start(day + 1), span = de - ds;
     double in = (double)(b - a) / (double)span, direct, rest;
     int64_t all, mine, late;
-    struct raw_acc acc = {0};
+    struct raw_acc acc = {.cb = cb, .ctx = ctx, .time = a};
     int complement, ret = 0;
 
     if (!detailed && (b - a) * 2 <= span)
@@ -1041,7 +1051,7 @@ static int scan_part_of_day(struct conn *c, const struct response_filter *f,
     if (ret == 0 && complement && b < de)
         ret = part_rows(c, f, stps, late, ds, de, b, de, -1, detailed, &acc, e);
     if (ret == 0)
-        raw_acc_emit(&acc, a, cb, ctx);
+        raw_acc_emit(&acc);
     raw_acc_release(&acc);
     return ret;
 }

@@ -555,6 +555,84 @@ static void wait_all_done(struct store_write *w)
     pthread_mutex_unlock(&wa->lock);
 }
 
+/* A part of a day with more channels than raw_acc keeps keys (RAW_KEYS_MAX, 4096): its rows
+ * are passed on in rounds, and every channel still counts once. */
+struct many_keys {
+    int64_t n;
+    int64_t rows;
+    unsigned char seen[4300];
+};
+
+static void many_keys_cb(const struct metric_row *row, void *ctx)
+{
+    struct many_keys *mk = ctx;
+    int i;
+
+    mk->rows++;
+    mk->n += row->hist->n;
+    ck_assert_ptr_nonnull(row->channel);
+    ck_assert_int_eq(sscanf(row->channel, "c%d", &i), 1);
+    ck_assert(i >= 0 && i < 4300);
+    ck_assert_int_eq(row->hist->n, 1);
+    mk->seen[i]++;
+}
+
+START_TEST(test_part_with_many_keys)
+{
+    enum { N = 4300, PER_WRITE = 1000 };
+    const int64_t day0 = 1790812800000LL; /* 2026-10-01 UTC */
+    static struct response rs[N];
+    struct store_write ws[(N + PER_WRITE - 1) / PER_WRITE];
+    static struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct response_filter f = {.has_from = 1, .has_to = 1};
+    struct many_keys *mk = xcalloc(1, sizeof(*mk));
+    size_t nw = sizeof(ws) / sizeof(ws[0]);
+    struct err e;
+
+    err_init(&e);
+    add_touchpoint("checkout", "purchase", "purchase");
+    for (int i = 0; i < N; i++) {
+        char ch[16];
+
+        response_init(&rs[i]);
+        snprintf(ch, sizeof(ch), "c%d", i);
+        rs[i].touchpoint = xstrdup("checkout");
+        rs[i].channel = xstrdup(ch);
+        rs[i].nps = i % 11;
+        rs[i].submitted_at = day0 + 10 * 3600000 + i;
+    }
+    for (size_t k = 0; k < nw; k++) {
+        memset(&ws[k], 0, sizeof(ws[k]));
+        ws[k].responses = &rs[k * PER_WRITE];
+        ws[k].n = k + 1 < nw ? PER_WRITE : N - k * PER_WRITE;
+        ws[k].batch = 1;
+        ws[k].done = wait_all_done;
+        ws[k].ctx = &wa;
+        store_write_submit(st, &ws[k]);
+    }
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < (int)nw)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    for (size_t k = 0; k < nw; k++) {
+        ck_assert_int_eq(ws[k].rc, 0);
+        err_release(&ws[k].err);
+    }
+    /* a part of the day (raw rows), detailed */
+    f.from = day0 + 9 * 3600000;
+    f.to = day0 + 11 * 3600000;
+    ck_assert_int_eq(store_metrics_scan(st, &f, SCAN_DETAIL, many_keys_cb, mk, &e), 0);
+    ck_assert_int_eq(mk->n, N);
+    ck_assert_int_eq(mk->rows, N);
+    for (int i = 0; i < N; i++)
+        ck_assert_int_eq(mk->seen[i], 1);
+    for (int i = 0; i < N; i++)
+        response_release(&rs[i]);
+    free(mk);
+    err_release(&e);
+}
+END_TEST
+
 /* Writes queued together share a transaction; one refused write takes nothing of the others
  * with it and leaves nothing of its own. */
 START_TEST(test_refused_write_in_a_group)
@@ -1658,6 +1736,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_responses_filter_and_page);
     tcase_add_test(tc, test_ranges_across_midnight);
     tcase_add_test(tc, test_list_by_time_from_first_id);
+    tcase_add_test(tc, test_part_with_many_keys);
     tcase_add_test(tc, test_idempotency_same_transaction);
     tcase_add_test(tc, test_commit_failure_fails_every_write);
     tcase_add_test(tc, test_statements_built_per_request);

@@ -22,24 +22,27 @@ CREATE INDEX responses_day_arrival
 -- touchpoint, for an index grouped by touchpoint). The writer keeps it (store_rollups.c);
 -- deletes leave it (a bound that is too large is still right); the rebuild computes it exactly.
 --
--- min_id, the smallest response id of the day (a bound after deletes), is where a list of
--- responses by time (GET /v1/responses?from=...) starts walking ids: without the touchpoint's
--- own index, walking from the first id read every older response (half a second at 10M).
+-- min_id and max_id, the smallest and largest response id of the day (bounds after deletes),
+-- are where a list of responses by time (GET /v1/responses?from=...) starts and stops walking
+-- ids: without the touchpoint's own index, walking from the first id read every older response
+-- (half a second at 10M), and the last page of a range walked on to the newest.
 CREATE TABLE rollup_day_arrival (
     day INTEGER PRIMARY KEY, -- local day, as in rollup_day_tp
     sub_max INTEGER NOT NULL, -- the largest submitted_at counted
     recv_max INTEGER NOT NULL, -- the largest received_at counted
     late INTEGER NOT NULL,
-    min_id INTEGER NOT NULL
+    min_id INTEGER NOT NULL,
+    max_id INTEGER NOT NULL
 ) STRICT;
 
 ALTER TABLE rollup_day_tp DROP COLUMN late;
 ALTER TABLE rollup_day_tp DROP COLUMN sub_max;
 ALTER TABLE rollup_day_tp DROP COLUMN recv_max;
--- The smallest response id of the touchpoint's day (a bound after deletes): where a list of a
--- touchpoint's (or journey's, or phase's) responses starts walking ids. No index of responses
--- starts with the touchpoint any more.
+-- The smallest and largest response id of the touchpoint's day (bounds after deletes): where a
+-- list of a touchpoint's (or journey's, or phase's) responses starts and stops walking ids. No
+-- index of responses starts with the touchpoint any more.
 ALTER TABLE rollup_day_tp ADD COLUMN min_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollup_day_tp ADD COLUMN max_id INTEGER NOT NULL DEFAULT 0;
 
 DELETE FROM rollup_day;
 DELETE FROM rollup_month;
@@ -59,10 +62,10 @@ SELECT touchpoint_id, polku_month(submitted_at), coalesce(channel, ''), coalesce
        polku_hist(nps, csat, ces, expectation, r_interaction, r_content, r_recovery, r_value)
 FROM responses GROUP BY 1, 2, 3, 4;
 
-INSERT INTO rollup_day_tp (touchpoint_id, day, n, h, min_id)
+INSERT INTO rollup_day_tp (touchpoint_id, day, n, h, min_id, max_id)
 SELECT touchpoint_id, polku_day(submitted_at), count(*),
        polku_hist(nps, csat, ces, expectation, r_interaction, r_content, r_recovery, r_value),
-       min(id)
+       min(id), max(id)
 FROM responses GROUP BY 1, 2;
 
 INSERT INTO rollup_month_tp (touchpoint_id, month, n, h)
@@ -76,9 +79,9 @@ SELECT touchpoint_id, submitted_at / 3600000, count(*),
        min(received_at), max(received_at)
 FROM responses GROUP BY 1, 2;
 
-INSERT INTO rollup_day_arrival (day, sub_max, recv_max, late, min_id)
+INSERT INTO rollup_day_arrival (day, sub_max, recv_max, late, min_id, max_id)
 SELECT day, max(submitted_at), max(received_at), max(max(coalesce(before, 0) - submitted_at, 0)),
-       min(id)
+       min(id), max(id)
 FROM (SELECT polku_day(submitted_at) AS day, submitted_at, received_at, id,
              max(submitted_at) OVER (
                  PARTITION BY polku_day(submitted_at), submitted_at / 86400000

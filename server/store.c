@@ -467,18 +467,19 @@ int store_rollup_check(struct store *s, struct err *e)
     if (rc == SQLITE_OK) {
         sqlite3_stmt *st;
 
-        rc = sqlite3_prepare_v2(c->db,
-                                "SELECT (SELECT count(*) FROM rollup_day_arrival r LEFT JOIN "
-                                "temp.incremental_rollup_day_arrival i USING (day) "
-                                "WHERE i.day IS NULL OR i.late < r.late OR i.sub_max < r.sub_max "
-                                "OR i.recv_max < r.recv_max OR i.min_id > r.min_id) + "
-                                "(SELECT count(*) FROM rollup_day_tp r JOIN "
-                                "temp.incremental_rollup_day_tp i USING (touchpoint_id, day) "
-                                "WHERE i.min_id > r.min_id) + (SELECT count(*) FROM "
-                                "rollup_hour_tp r JOIN temp.incremental_rollup_hour_tp i "
-                                "USING (touchpoint_id, hour) WHERE i.recv_min > r.recv_min "
-                                "OR i.recv_max < r.recv_max)",
-                                -1, &st, NULL);
+        rc = sqlite3_prepare_v2(
+            c->db,
+            "SELECT (SELECT count(*) FROM rollup_day_arrival r LEFT JOIN "
+            "temp.incremental_rollup_day_arrival i USING (day) "
+            "WHERE i.day IS NULL OR i.late < r.late OR i.sub_max < r.sub_max "
+            "OR i.recv_max < r.recv_max OR i.min_id > r.min_id OR i.max_id < r.max_id) + "
+            "(SELECT count(*) FROM rollup_day_tp r JOIN "
+            "temp.incremental_rollup_day_tp i USING (touchpoint_id, day) "
+            "WHERE i.min_id > r.min_id OR i.max_id < r.max_id) + (SELECT count(*) FROM "
+            "rollup_hour_tp r JOIN temp.incremental_rollup_hour_tp i "
+            "USING (touchpoint_id, hour) WHERE i.recv_min > r.recv_min "
+            "OR i.recv_max < r.recv_max)",
+            -1, &st, NULL);
         if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) != 0)
             equal = 0;
         sqlite3_finalize(st);

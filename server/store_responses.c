@@ -266,31 +266,32 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
 {
     struct conn *c = reader_get(s, e);
     sqlite3_stmt *st = NULL;
-    char sql[1024] = RESPONSE_SELECT "WHERE r.id > ?";
-    int64_t after = f->after_id;
-    int i = 2, ret = -1;
+    char sql[1024] = RESPONSE_SELECT "WHERE r.id > ? AND r.id <= ?";
+    int64_t after = f->after_id, last = INT64_MAX;
+    int i = 3, ret = -1;
 
     *items = NULL;
     *n = 0;
     if (!c)
         return -1;
-    /* Ids are walked from the smallest one of the range's local days (rollup_day_arrival), or of
-     * the days of the touchpoints a journey, phase or touchpoint filter picks (rollup_day_tp):
-     * no index of responses starts with the touchpoint, and the day index holds all touchpoints
-     * in order of arrival, not ids. Both are bounds (deletes leave them), and exact enough. */
+    /* Ids are walked from the smallest to the largest one of the range's local days
+     * (rollup_day_arrival), or of the days of the touchpoints a journey, phase or touchpoint
+     * filter picks (rollup_day_tp): no index of responses starts with the touchpoint, and the
+     * day index holds all touchpoints in order of arrival, not ids. Both are bounds (deletes
+     * leave them), and exact enough. */
     if (f->has_from || f->has_to || f->journey || f->phase || f->touchpoint) {
         int by_tp = f->journey || f->phase || f->touchpoint;
         int64_t first;
         int rc;
 
         st = conn_stmt(c,
-                       by_tp ? "SELECT min(d.min_id) FROM rollup_day_tp d "
+                       by_tp ? "SELECT min(d.min_id), max(d.max_id) FROM rollup_day_tp d "
                                "JOIN touchpoints t ON t.id = d.touchpoint_id "
                                "JOIN phases p ON p.id = t.phase_id "
                                "JOIN journeys j ON j.id = p.journey_id "
                                "WHERE d.day >= ?1 AND d.day <= ?2 AND (?3 IS NULL OR j.key = ?3) "
                                "AND (?4 IS NULL OR p.key = ?4) AND (?5 IS NULL OR t.key = ?5)"
-                             : "SELECT min(min_id) FROM rollup_day_arrival "
+                             : "SELECT min(min_id), max(max_id) FROM rollup_day_arrival "
                                "WHERE day >= ?1 AND day <= ?2",
                        e);
         if (!st)
@@ -306,6 +307,8 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
         first = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
                     ? sqlite3_column_int64(st, 0)
                     : INT64_MAX;
+        if (first != INT64_MAX)
+            last = sqlite3_column_int64(st, 1);
         sqlite3_reset(st);
         if (rc != SQLITE_ROW) {
             store_sqlerr(e, c->db, rc, "response list");
@@ -331,6 +334,7 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     if (!(st = conn_stmt_text(c, sql, e)))
         goto done;
     sqlite3_bind_int64(st, 1, after);
+    sqlite3_bind_int64(st, 2, last);
     if (f->has_from) {
         sqlite3_bind_int64(st, i++, f->from);
         sqlite3_bind_int64(st, i++, response_day_of(f->from));

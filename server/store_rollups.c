@@ -31,7 +31,7 @@ struct bucket {
     struct hist h;
     struct arrival arr;       /* arrival days only */
     int64_t recv_lo, recv_hi; /* hours only: the received_at of their rows */
-    int64_t min_id;           /* coarse and arrival days: the smallest response id */
+    int64_t min_id, max_id;   /* coarse and arrival days: the smallest and largest ids */
 };
 
 /* The five rollup tables: detailed days and months (per channel and segment), coarse days and
@@ -204,10 +204,14 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
         arrival_add(&arrival->arr, arrival->h.n == 0, r->submitted_at, r->received_at);
         if (arrival->h.n == 0 || r->id < arrival->min_id)
             arrival->min_id = r->id;
+        if (arrival->h.n == 0 || r->id > arrival->max_id)
+            arrival->max_id = r->id;
         arrival->h.n++; /* only counts the rows, to tell the first */
         coarse = acc_slot(a, 2, r->touchpoint_id, day, "", "");
         if (coarse->h.n == 0 || r->id < coarse->min_id)
             coarse->min_id = r->id;
+        if (coarse->h.n == 0 || r->id > coarse->max_id)
+            coarse->max_id = r->id;
         metrics_hist_add(&coarse->h, &one);
         metrics_hist_add(&acc_slot(a, 3, r->touchpoint_id, month, "", "")->h, &one);
         hour = acc_slot(a, 4, r->touchpoint_id, r->submitted_at / HOUR_MS, "", "");
@@ -392,10 +396,10 @@ static const char *const upsert_sql[ACC_TABLES] = {
     "INSERT INTO rollup_month (touchpoint_id, month, channel, segment, n, h) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (touchpoint_id, month, channel, segment) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
-    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h, min_id) "
-    "VALUES (?1, ?2, ?5, ?6, ?12) ON CONFLICT (touchpoint_id, day) "
+    "INSERT INTO rollup_day_tp (touchpoint_id, day, n, h, min_id, max_id) "
+    "VALUES (?1, ?2, ?5, ?6, ?12, ?13) ON CONFLICT (touchpoint_id, day) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h), "
-    "min_id = min(min_id, excluded.min_id)",
+    "min_id = min(min_id, excluded.min_id), max_id = max(max_id, excluded.max_id)",
     "INSERT INTO rollup_month_tp (touchpoint_id, month, n, h) "
     "VALUES (?1, ?2, ?5, ?6) ON CONFLICT (touchpoint_id, month) "
     "DO UPDATE SET n = n + excluded.n, h = polku_hist_add(h, excluded.h)",
@@ -405,12 +409,12 @@ static const char *const upsert_sql[ACC_TABLES] = {
     "recv_min = min(recv_min, excluded.recv_min), recv_max = max(recv_max, excluded.recv_max)",
     /* ?10 and ?11: the smallest received_at and submitted_at of the rows added. They come
      * after every row counted before unless one was received earlier than recv_max. */
-    "INSERT INTO rollup_day_arrival (day, sub_max, recv_max, late, min_id) "
-    "VALUES (?2, ?7, ?8, ?9, ?12) ON CONFLICT (day) DO UPDATE SET "
+    "INSERT INTO rollup_day_arrival (day, sub_max, recv_max, late, min_id, max_id) "
+    "VALUES (?2, ?7, ?8, ?9, ?12, ?13) ON CONFLICT (day) DO UPDATE SET "
     "late = CASE WHEN ?10 < recv_max THEN " ROLLUP_LATE_UNKNOWN_SQL " "
     "ELSE max(late, excluded.late, sub_max - ?11) END, "
     "sub_max = max(sub_max, excluded.sub_max), recv_max = max(recv_max, excluded.recv_max), "
-    "min_id = min(min_id, excluded.min_id)",
+    "min_id = min(min_id, excluded.min_id), max_id = max(max_id, excluded.max_id)",
 };
 
 int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
@@ -435,8 +439,10 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
                 bind_text(st, 3, b->channel);
                 bind_text(st, 4, b->segment);
             }
-            if (t == 2)
+            if (t == 2 || t == ACC_ARRIVAL) {
                 sqlite3_bind_int64(st, 12, b->min_id);
+                sqlite3_bind_int64(st, 13, b->max_id);
+            }
             if (t == 4) {
                 sqlite3_bind_int64(st, 7, b->recv_lo);
                 sqlite3_bind_int64(st, 8, b->recv_hi);
@@ -447,7 +453,6 @@ int rollup_acc_flush(struct conn *c, struct rollup_acc *a, struct err *e)
                 sqlite3_bind_int64(st, 9, b->arr.late);
                 sqlite3_bind_int64(st, 10, b->arr.recv_min);
                 sqlite3_bind_int64(st, 11, b->arr.sub_min);
-                sqlite3_bind_int64(st, 12, b->min_id);
             }
             rc = sqlite3_step(st);
             sqlite3_reset(st);

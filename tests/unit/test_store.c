@@ -305,10 +305,10 @@ START_TEST(test_ranges_across_midnight)
 }
 END_TEST
 
-/* A list by time, or by touchpoint, walks ids from the smallest id of the range's local days
- * (rollup_day_arrival.min_id), or of the picked touchpoints' days (rollup_day_tp.min_id;
- * migration 14): responses of a day inserted after those of later days, a later day with
- * smaller ids than the range's first, a deleted smallest id, a cursor past it and days without
+/* A list by time, or by touchpoint, walks ids from the smallest to the largest id of the
+ * range's local days (rollup_day_arrival.min_id, max_id), or of the picked touchpoints' days
+ * (rollup_day_tp; migration 14): responses of a day inserted after those of later days, a later day
+ * with smaller ids than the range's first, a deleted smallest id, a cursor past it and days without
  * responses still list exactly the responses that counting finds, in id order. Run in UTC and
  * in New York (local days are not UTC days). */
 START_TEST(test_list_by_time_from_first_id)
@@ -1129,6 +1129,7 @@ START_TEST(test_ids_retired_seeded_by_migration)
                      "CREATE INDEX responses_touchpoint_day ON responses(touchpoint_id, "
                      "submitted_at / 86400000, received_at, submitted_at); "
                      "ALTER TABLE rollup_day_tp DROP COLUMN min_id; "
+                     "ALTER TABLE rollup_day_tp DROP COLUMN max_id; "
                      "ALTER TABLE rollup_day_tp ADD COLUMN sub_max INTEGER NOT NULL DEFAULT 0; "
                      "ALTER TABLE rollup_day_tp ADD COLUMN recv_max INTEGER NOT NULL DEFAULT 0; "
                      "ALTER TABLE rollup_day_tp ADD COLUMN late INTEGER NOT NULL DEFAULT 0; "

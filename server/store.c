@@ -494,11 +494,9 @@ int store_rollup_check(struct store *s, struct err *e)
 
 static void sql_tz(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
-    const char *tz = getenv("TZ");
-
     (void)argc;
     (void)argv;
-    sqlite3_result_text(ctx, tz && *tz ? tz : "UTC", -1, SQLITE_TRANSIENT);
+    sqlite3_result_text(ctx, store_tz_name(), -1, SQLITE_TRANSIENT);
 }
 
 /* Rebuilds the rollups when they were built for another reporting time zone. */

@@ -258,7 +258,7 @@ int store_journey_delete(struct store *s, const char *key, struct err *e)
     /* counted from the rollups (exact: their rows go when their count reaches 0): no index of
      * responses starts with the touchpoint since migration 14 */
     st = conn_stmt(c,
-                   "SELECT coalesce(sum(m.n), 0) FROM rollup_month_tp m "
+                   "SELECT count(*), coalesce(sum(m.n), 0) FROM rollup_month_tp m "
                    "JOIN touchpoints t ON t.id = m.touchpoint_id "
                    "JOIN phases p ON p.id = t.phase_id WHERE p.journey_id = ?",
                    e);
@@ -269,9 +269,9 @@ int store_journey_delete(struct store *s, const char *key, struct err *e)
         store_sqlerr(e, c->db, rc, "journey check");
         goto done;
     }
-    if (sqlite3_column_int64(st, 0) > 0) {
+    if (sqlite3_column_int64(st, 0) > 0) { /* a rollup row stays while it counts any */
         err_set(e, ERR_CONFLICT, "journey %s has %lld responses; delete them first", key,
-                (long long)sqlite3_column_int64(st, 0));
+                (long long)sqlite3_column_int64(st, 1));
         goto done;
     }
     st = conn_stmt(c,

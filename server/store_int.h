@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "store.h"
 
@@ -184,6 +185,15 @@ int stmt_collect(struct conn *c, sqlite3_stmt *st, void **items, size_t *n, size
 static inline int64_t response_day_of(int64_t ms)
 {
     return ms < 0 ? -1 : ms / 86400000; /* stored times are never negative */
+}
+
+/* The reporting time zone the process runs in (TZ, set through util_set_tz), as recorded in
+ * meta.rollup_tz for the zone the rollups' days were built in. */
+static inline const char *store_tz_name(void)
+{
+    const char *tz = getenv("TZ");
+
+    return tz && *tz ? tz : "UTC";
 }
 
 /* Binding helpers: NULL strings bind SQL NULL. */

@@ -257,6 +257,9 @@ int store_response_delete(struct store *s, int64_t id, struct err *e)
     return store_delete_id(s, "DELETE FROM responses WHERE id = ?", id, "response", e);
 }
 
+/* Whether the rollups' days are of the zone this process reports in (?6). */
+#define LIST_SAME_ZONE "coalesce((SELECT value FROM meta WHERE name = 'rollup_tz') = ?6, 0)"
+
 /* Local days before and after any stored response. */
 #define DAY_MIN (-1000000LL)
 #define DAY_MAX 10000000LL
@@ -278,26 +281,29 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
      * (rollup_day_arrival), or of the days of the touchpoints a journey, phase or touchpoint
      * filter picks (rollup_day_tp): no index of responses starts with the touchpoint, and the
      * day index holds all touchpoints in order of arrival, not ids. Both are bounds (deletes
-     * leave them), and exact enough. */
+     * leave them), and exact enough. Not while the rollups' days are of another zone (rebuilt
+     * by `polku rollup rebuild` with another POLKU_TZ while this server runs): then every id. */
     if (f->has_from || f->has_to || f->journey || f->phase || f->touchpoint) {
         int by_tp = f->journey || f->phase || f->touchpoint;
         int64_t first;
-        int rc;
+        int rc, same_zone;
 
         st = conn_stmt(c,
-                       by_tp ? "SELECT min(d.min_id), max(d.max_id) FROM rollup_day_tp d "
+                       by_tp ? "SELECT min(d.min_id), max(d.max_id), " LIST_SAME_ZONE
+                               " FROM rollup_day_tp d "
                                "JOIN touchpoints t ON t.id = d.touchpoint_id "
                                "JOIN phases p ON p.id = t.phase_id "
                                "JOIN journeys j ON j.id = p.journey_id "
                                "WHERE d.day >= ?1 AND d.day <= ?2 AND (?3 IS NULL OR j.key = ?3) "
                                "AND (?4 IS NULL OR p.key = ?4) AND (?5 IS NULL OR t.key = ?5)"
-                             : "SELECT min(min_id), max(max_id) FROM rollup_day_arrival "
-                               "WHERE day >= ?1 AND day <= ?2",
+                             : "SELECT min(min_id), max(max_id), " LIST_SAME_ZONE
+                               " FROM rollup_day_arrival WHERE day >= ?1 AND day <= ?2",
                        e);
         if (!st)
             goto done;
         sqlite3_bind_int64(st, 1, f->has_from ? util_local_day(f->from) : DAY_MIN);
         sqlite3_bind_int64(st, 2, f->has_to ? util_local_day(f->to - 1) : DAY_MAX);
+        bind_text(st, 6, store_tz_name());
         if (by_tp) {
             bind_text(st, 3, f->journey);
             bind_text(st, 4, f->phase);
@@ -309,17 +315,20 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
                     : INT64_MAX;
         if (first != INT64_MAX)
             last = sqlite3_column_int64(st, 1);
+        same_zone = rc == SQLITE_ROW && sqlite3_column_int(st, 2);
         sqlite3_reset(st);
         if (rc != SQLITE_ROW) {
             store_sqlerr(e, c->db, rc, "response list");
             goto done;
         }
-        if (first == INT64_MAX) {
+        if (!same_zone) {
+            last = INT64_MAX;
+        } else if (first == INT64_MAX) {
             ret = 0; /* no responses on those days */
             goto done;
-        }
-        if (first - 1 > after)
+        } else if (first - 1 > after) {
             after = first - 1;
+        }
     }
     /* Time conditions only when given: a full-range condition on submitted_at could lead the
      * planner to its index and a sort, where paging wants the rowid order. */

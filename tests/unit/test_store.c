@@ -555,6 +555,39 @@ static void wait_all_done(struct store_write *w)
     pthread_mutex_unlock(&wa->lock);
 }
 
+/* The list's day bounds come from the rollups, whose days are of the zone they were built in:
+ * after `polku rollup rebuild` with another POLKU_TZ while the server runs (it rebuilds again at
+ * its next start), lists walk every id instead of trusting days of another zone. Found by a
+ * review helper: a response at 20:00 UTC is on the next day in Kathmandu. */
+START_TEST(test_list_with_rollups_of_another_zone)
+{
+    const int64_t day = 86400000LL, d2 = 1790899200000LL; /* 2026-10-02 UTC */
+    struct response_filter f = {
+        .limit = 10, .has_from = 1, .has_to = 1, .from = d2, .to = d2 + day};
+    struct response *items;
+    size_t n;
+    struct err e;
+
+    err_init(&e);
+    add_touchpoint("checkout", "purchase", "purchase");
+    ck_assert_int_eq(add_response("checkout", 7, NULL, d2 + 20 * 3600000LL), 1);
+    util_set_tz("Asia/Kathmandu");
+    ck_assert_int_eq(store_rollup_rebuild(st, &e), 0);
+    util_set_tz("UTC");
+    for (int round = 0; round < 2; round++) {
+        for (int by_tp = 0; by_tp < 2; by_tp++) {
+            f.touchpoint = by_tp ? "checkout" : NULL;
+            ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+            ck_assert_msg(n == 1, "round %d, by touchpoint %d: %zu responses", round, by_tp, n);
+            response_release(&items[0]);
+            free(items);
+        }
+        ck_assert_int_eq(store_rollup_rebuild(st, &e), 0); /* back to UTC days */
+    }
+    err_release(&e);
+}
+END_TEST
+
 /* A part of a day with more channels than raw_acc keeps keys (RAW_KEYS_MAX, 4096): its rows
  * are passed on in rounds, and every channel still counts once. */
 struct many_keys {
@@ -1738,6 +1771,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_ranges_across_midnight);
     tcase_add_test(tc, test_list_by_time_from_first_id);
     tcase_add_test(tc, test_part_with_many_keys);
+    tcase_add_test(tc, test_list_with_rollups_of_another_zone);
     tcase_add_test(tc, test_idempotency_same_transaction);
     tcase_add_test(tc, test_commit_failure_fails_every_write);
     tcase_add_test(tc, test_statements_built_per_request);

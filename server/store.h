@@ -57,12 +57,12 @@ void store_close(struct store *s);
 int store_ready(struct store *s);
 /* Moves with every change of the stored API keys. */
 uint64_t store_keys_version(const struct store *s);
-/* Moves with every committed write; 0 is never returned. */
 /* Makes every read of s on this thread, until store_read_unpin, one snapshot (one read
  * transaction on one connection): for a request that reads through several store calls, such
  * as a metrics reply with its targets. Not nested; not across a suspension. */
 int store_read_pin(struct store *s, struct err *e);
 void store_read_unpin(struct store *s);
+/* Moves with every committed write; 0 is never returned. */
 uint64_t store_data_version(const struct store *s);
 /* Whether no commit has begun since the data version was version: then everything read since
  * that version was taken shows exactly that version (an ETag made from it names one body). */

@@ -264,6 +264,64 @@ int store_response_delete(struct store *s, int64_t id, struct err *e)
 #define DAY_MIN (-1000000LL)
 #define DAY_MAX 10000000LL
 
+/* The ids a list of f walks, (*after, *last]: from the smallest to the largest id of the range's
+ * local days (rollup_day_arrival), or of the days of the touchpoints a journey, phase or
+ * touchpoint filter picks (rollup_day_tp). No index of responses starts with the touchpoint, and
+ * the day index holds all touchpoints in order of arrival, not ids. Both are bounds (deletes
+ * leave them). rollup_day_arrival keeps its own per day: taken from rollup_day_tp, a list over
+ * a year read 7,300 rows (13 ms at 10M responses) instead of 365 (0.1 ms). Not while the
+ * rollups' days are of another zone (rebuilt by `polku rollup rebuild` with another POLKU_TZ
+ * while this server runs): then every id. Returns 1 when no response can match. */
+static int list_id_bounds(struct conn *c, const struct response_filter *f, int64_t *after,
+                          int64_t *last, struct err *e)
+{
+    int by_tp = f->journey || f->phase || f->touchpoint;
+    sqlite3_stmt *st;
+    int64_t first = INT64_MAX, largest = INT64_MAX;
+    int rc, same_zone;
+
+    if (!by_tp && !f->has_from && !f->has_to)
+        return 0; /* every id */
+    st = conn_stmt(c,
+                   by_tp ? "SELECT min(d.min_id), max(d.max_id), " LIST_SAME_ZONE
+                           " FROM rollup_day_tp d "
+                           "JOIN touchpoints t ON t.id = d.touchpoint_id "
+                           "JOIN phases p ON p.id = t.phase_id "
+                           "JOIN journeys j ON j.id = p.journey_id "
+                           "WHERE d.day >= ?1 AND d.day <= ?2 AND (?3 IS NULL OR j.key = ?3) "
+                           "AND (?4 IS NULL OR p.key = ?4) AND (?5 IS NULL OR t.key = ?5)"
+                         : "SELECT min(min_id), max(max_id), " LIST_SAME_ZONE
+                           " FROM rollup_day_arrival WHERE day >= ?1 AND day <= ?2",
+                   e);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, f->has_from ? util_local_day(f->from) : DAY_MIN);
+    sqlite3_bind_int64(st, 2, f->has_to ? util_local_day(f->to - 1) : DAY_MAX);
+    bind_text(st, 6, store_tz_name());
+    if (by_tp) {
+        bind_text(st, 3, f->journey);
+        bind_text(st, 4, f->phase);
+        bind_text(st, 5, f->touchpoint);
+    }
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+        first = sqlite3_column_int64(st, 0);
+        largest = sqlite3_column_int64(st, 1);
+    }
+    same_zone = rc == SQLITE_ROW && sqlite3_column_int(st, 2);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_sqlerr(e, c->db, rc, "response list");
+    if (!same_zone)
+        return 0;
+    if (first == INT64_MAX)
+        return 1; /* no responses on those days */
+    if (first - 1 > *after)
+        *after = first - 1;
+    *last = largest;
+    return 0;
+}
+
 int store_responses_list(struct store *s, const struct response_filter *f, struct response **items,
                          size_t *n, struct err *e)
 {
@@ -271,64 +329,15 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     sqlite3_stmt *st = NULL;
     char sql[1024] = RESPONSE_SELECT "WHERE r.id > ? AND r.id <= ?";
     int64_t after = f->after_id, last = INT64_MAX;
-    int i = 3, ret = -1;
+    int i = 3, ret = -1, rc;
 
     *items = NULL;
     *n = 0;
     if (!c)
         return -1;
-    /* Ids are walked from the smallest to the largest one of the range's local days
-     * (rollup_day_arrival), or of the days of the touchpoints a journey, phase or touchpoint
-     * filter picks (rollup_day_tp): no index of responses starts with the touchpoint, and the
-     * day index holds all touchpoints in order of arrival, not ids. Both are bounds (deletes
-     * leave them), and exact enough. Not while the rollups' days are of another zone (rebuilt
-     * by `polku rollup rebuild` with another POLKU_TZ while this server runs): then every id. */
-    if (f->has_from || f->has_to || f->journey || f->phase || f->touchpoint) {
-        int by_tp = f->journey || f->phase || f->touchpoint;
-        int64_t first;
-        int rc, same_zone;
-
-        st = conn_stmt(c,
-                       by_tp ? "SELECT min(d.min_id), max(d.max_id), " LIST_SAME_ZONE
-                               " FROM rollup_day_tp d "
-                               "JOIN touchpoints t ON t.id = d.touchpoint_id "
-                               "JOIN phases p ON p.id = t.phase_id "
-                               "JOIN journeys j ON j.id = p.journey_id "
-                               "WHERE d.day >= ?1 AND d.day <= ?2 AND (?3 IS NULL OR j.key = ?3) "
-                               "AND (?4 IS NULL OR p.key = ?4) AND (?5 IS NULL OR t.key = ?5)"
-                             : "SELECT min(min_id), max(max_id), " LIST_SAME_ZONE
-                               " FROM rollup_day_arrival WHERE day >= ?1 AND day <= ?2",
-                       e);
-        if (!st)
-            goto done;
-        sqlite3_bind_int64(st, 1, f->has_from ? util_local_day(f->from) : DAY_MIN);
-        sqlite3_bind_int64(st, 2, f->has_to ? util_local_day(f->to - 1) : DAY_MAX);
-        bind_text(st, 6, store_tz_name());
-        if (by_tp) {
-            bind_text(st, 3, f->journey);
-            bind_text(st, 4, f->phase);
-            bind_text(st, 5, f->touchpoint);
-        }
-        rc = sqlite3_step(st);
-        first = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL
-                    ? sqlite3_column_int64(st, 0)
-                    : INT64_MAX;
-        if (first != INT64_MAX)
-            last = sqlite3_column_int64(st, 1);
-        same_zone = rc == SQLITE_ROW && sqlite3_column_int(st, 2);
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW) {
-            store_sqlerr(e, c->db, rc, "response list");
-            goto done;
-        }
-        if (!same_zone) {
-            last = INT64_MAX;
-        } else if (first == INT64_MAX) {
-            ret = 0; /* no responses on those days */
-            goto done;
-        } else if (first - 1 > after) {
-            after = first - 1;
-        }
+    if ((rc = list_id_bounds(c, f, &after, &last, e)) != 0) {
+        ret = rc > 0 ? 0 : -1;
+        goto done;
     }
     /* Time conditions only when given: a full-range condition on submitted_at could lead the
      * planner to its index and a sort, where paging wants the rowid order. */

@@ -188,6 +188,16 @@ static void arrival_add(struct arrival *x, int first, int64_t sub, int64_t recv)
         x->sub_max = sub;
 }
 
+/* Counts response id in b's smallest and largest ids (before b's count moves: the first sets
+ * them). */
+static void bucket_ids_add(struct bucket *b, int64_t id)
+{
+    if (b->h.n == 0 || id < b->min_id)
+        b->min_id = id;
+    if (b->h.n == 0 || id > b->max_id)
+        b->max_id = id;
+}
+
 void rollup_acc_add(struct rollup_acc *a, const struct response *r)
 {
     const char *channel = r->channel ? r->channel : "";
@@ -202,16 +212,10 @@ void rollup_acc_add(struct rollup_acc *a, const struct response *r)
         metrics_hist_add(&acc_slot(a, 0, r->touchpoint_id, day, channel, segment)->h, &one);
         metrics_hist_add(&acc_slot(a, 1, r->touchpoint_id, month, channel, segment)->h, &one);
         arrival_add(&arrival->arr, arrival->h.n == 0, r->submitted_at, r->received_at);
-        if (arrival->h.n == 0 || r->id < arrival->min_id)
-            arrival->min_id = r->id;
-        if (arrival->h.n == 0 || r->id > arrival->max_id)
-            arrival->max_id = r->id;
+        bucket_ids_add(arrival, r->id);
         arrival->h.n++; /* only counts the rows, to tell the first */
         coarse = acc_slot(a, 2, r->touchpoint_id, day, "", "");
-        if (coarse->h.n == 0 || r->id < coarse->min_id)
-            coarse->min_id = r->id;
-        if (coarse->h.n == 0 || r->id > coarse->max_id)
-            coarse->max_id = r->id;
+        bucket_ids_add(coarse, r->id);
         metrics_hist_add(&coarse->h, &one);
         metrics_hist_add(&acc_slot(a, 3, r->touchpoint_id, month, "", "")->h, &one);
         hour = acc_slot(a, 4, r->touchpoint_id, r->submitted_at / HOUR_MS, "", "");

@@ -294,19 +294,53 @@ void reader_put(struct store *s, struct conn *c)
     pthread_mutex_unlock(&s->pool_lock);
 }
 
-struct conn *writer_begin(struct store *s, struct err *e)
+/* Turns the writer's foreign-key checks back on after writer_begin_unchecked (outside a
+ * transaction, the write lock held). */
+static void writer_checks_on(struct store *s)
 {
-    int rc;
+    if (!s->writer_unchecked)
+        return;
+    if (sqlite3_exec(s->writer->db, "PRAGMA foreign_keys=ON", NULL, NULL, NULL) != SQLITE_OK)
+        abort(); /* only out of memory; writing on without the checks would be worse */
+    s->writer_unchecked = 0;
+}
 
-    pthread_mutex_lock(&s->write_lock);
-    rc = sqlite3_exec(s->writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+/* BEGIN IMMEDIATE, the write lock held; releases it on failure. */
+static struct conn *writer_begin_locked(struct store *s, struct err *e)
+{
+    int rc = sqlite3_exec(s->writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+
     if (rc != SQLITE_OK) {
         store_sqlerr(e, s->writer->db, rc, "begin");
+        writer_checks_on(s);
         pthread_mutex_unlock(&s->write_lock);
         return NULL;
     }
     s->writer->next_response_id = 0;
     return s->writer;
+}
+
+struct conn *writer_begin(struct store *s, struct err *e)
+{
+    pthread_mutex_lock(&s->write_lock);
+    return writer_begin_locked(s, e);
+}
+
+struct conn *writer_begin_unchecked(struct store *s, struct err *e)
+{
+    int rc;
+
+    pthread_mutex_lock(&s->write_lock);
+    /* A no-op inside a transaction, so before BEGIN. It expires the writer's prepared
+     * statements: SQLite prepares each again, without the checks now, with them after. */
+    rc = sqlite3_exec(s->writer->db, "PRAGMA foreign_keys=OFF", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        store_sqlerr(e, s->writer->db, rc, "foreign keys off");
+        pthread_mutex_unlock(&s->write_lock);
+        return NULL;
+    }
+    s->writer_unchecked = 1;
+    return writer_begin_locked(s, e);
 }
 
 int writer_end(struct store *s, int ok, struct err *e)
@@ -332,6 +366,7 @@ int writer_end(struct store *s, int ok, struct err *e)
     }
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    writer_checks_on(s);
     pthread_mutex_unlock(&s->write_lock);
     return ret;
 }

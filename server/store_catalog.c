@@ -244,9 +244,23 @@ done:
     return writer_end(s, ok, e);
 }
 
+/* What a journey's deletion removes, in an order that leaves no reference behind: the
+ * foreign keys' cascades written out, since the deletion runs without the checks
+ * (writer_begin_unchecked). A new table that refers to journeys, phases or touchpoints must be
+ * added here and to store_touchpoint_delete. */
+static const char *const journey_delete_sql[] = {
+    "DELETE FROM targets WHERE journey_id = ?1 "
+    "OR phase_id IN (SELECT id FROM phases WHERE journey_id = ?1) "
+    "OR touchpoint_id IN (SELECT t.id FROM touchpoints t JOIN phases p ON p.id = t.phase_id "
+    "WHERE p.journey_id = ?1)",
+    "DELETE FROM touchpoints WHERE phase_id IN (SELECT id FROM phases WHERE journey_id = ?1)",
+    "DELETE FROM phases WHERE journey_id = ?1",
+    "DELETE FROM journeys WHERE id = ?1",
+};
+
 int store_journey_delete(struct store *s, const char *key, struct err *e)
 {
-    struct conn *c = writer_begin(s, e);
+    struct conn *c = writer_begin_unchecked(s, e);
     struct journey j = {0};
     sqlite3_stmt *st;
     int rc, ok = 0;
@@ -274,24 +288,14 @@ int store_journey_delete(struct store *s, const char *key, struct err *e)
                 (long long)sqlite3_column_int64(st, 1));
         goto done;
     }
-    st = conn_stmt(c,
-                   "DELETE FROM touchpoints WHERE phase_id IN "
-                   "(SELECT id FROM phases WHERE journey_id = ?)",
-                   e);
-    if (!st)
-        goto done;
-    sqlite3_bind_int64(st, 1, j.id);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "touchpoint delete");
-        goto done;
-    }
-    st = conn_stmt(c, "DELETE FROM journeys WHERE id = ?", e);
-    if (!st)
-        goto done;
-    sqlite3_bind_int64(st, 1, j.id);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "journey delete");
-        goto done;
+    for (size_t i = 0; i < sizeof(journey_delete_sql) / sizeof(*journey_delete_sql); i++) {
+        if (!(st = conn_stmt(c, journey_delete_sql[i], e)))
+            goto done;
+        sqlite3_bind_int64(st, 1, j.id);
+        if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+            store_sqlerr(e, c->db, rc, "journey delete");
+            goto done;
+        }
     }
     ok = 1;
 done:
@@ -526,7 +530,7 @@ done:
 
 int store_touchpoint_delete(struct store *s, const char *key, struct err *e)
 {
-    struct conn *c = writer_begin(s, e);
+    struct conn *c = writer_begin_unchecked(s, e);
     struct touchpoint t = {0};
     sqlite3_stmt *st;
     int rc, has, ok = 0;
@@ -541,13 +545,19 @@ int store_touchpoint_delete(struct store *s, const char *key, struct err *e)
         err_set(e, ERR_CONFLICT, "touchpoint %s has responses; delete them first", key);
         goto done;
     }
-    st = conn_stmt(c, "DELETE FROM touchpoints WHERE id = ?", e);
-    if (!st)
-        goto done;
-    sqlite3_bind_int64(st, 1, t.id);
-    if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "touchpoint delete");
-        goto done;
+    /* without the foreign keys' checks (writer_begin_unchecked): their cascade written out */
+    for (int i = 0; i < 2; i++) {
+        st = conn_stmt(c,
+                       i == 0 ? "DELETE FROM targets WHERE touchpoint_id = ?"
+                              : "DELETE FROM touchpoints WHERE id = ?",
+                       e);
+        if (!st)
+            goto done;
+        sqlite3_bind_int64(st, 1, t.id);
+        if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
+            store_sqlerr(e, c->db, rc, "touchpoint delete");
+            goto done;
+        }
     }
     ok = 1;
 done:

@@ -63,6 +63,7 @@ struct store {
     struct store_write *queue_head, *queue_tail;
     int stopping;
     struct rollup_acc *rollups; /* the writer's, reset for every transaction */
+    int writer_unchecked;       /* under write_lock: foreign keys off (writer_begin_unchecked) */
     /* the checkpointer (store_checkpoint.c) */
     struct conn *ckpt;
     pthread_t ckpt_thread;
@@ -155,6 +156,13 @@ void reader_put(struct store *s, struct conn *c);
 
 /* Starts a write transaction on the writer (BEGIN IMMEDIATE), holding the write lock. */
 struct conn *writer_begin(struct store *s, struct err *e);
+/* writer_begin without SQLite's foreign-key checks, for deleting journeys and touchpoints.
+ * SQLite checks a deleted touchpoint's references by reading an index of responses that starts
+ * with touchpoint_id, and no such index exists since migration 14 (it would cost every commit a
+ * tail per touchpoint): it read the whole day index, 0.44 s at 10M responses, holding every
+ * write. The caller checks for responses itself, from the rollups, and deletes what the foreign
+ * keys' cascades would (targets). writer_end turns the checks back on. */
+struct conn *writer_begin_unchecked(struct store *s, struct err *e);
 /* Commits when ok (returns -1 and rolls back if the commit fails), else rolls back; always
  * releases the write lock. Returns 0 when committed. */
 int writer_end(struct store *s, int ok, struct err *e);

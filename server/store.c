@@ -534,28 +534,44 @@ static void sql_tz(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, store_tz_name(), -1, SQLITE_TRANSIENT);
 }
 
-/* Rebuilds the rollups when they were built for another reporting time zone. */
-static int rollup_check_tz(struct store *s, struct err *e)
+int store_rollup_zone_check(struct store *s, struct err *e)
 {
-    sqlite3_stmt *st = NULL;
-    int rc, found = 0, same = 0;
+    struct conn *c = writer_begin(s, e);
+    sqlite3_stmt *st;
+    const char *was = NULL;
+    char built[64] = "";
+    int rc, ok = 0;
 
-    rc = sqlite3_prepare_v2(s->writer->db,
-                            "SELECT value = polku_tz() FROM meta WHERE name = 'rollup_tz'", -1, &st,
-                            NULL);
-    if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        found = 1;
-        same = sqlite3_column_int(st, 0);
+    if (!c)
+        return -1;
+    /* one transaction: no commit of another process can come between the look and the
+     * rebuild */
+    st = conn_stmt(c, "SELECT value, value = polku_tz() FROM meta WHERE name = 'rollup_tz'", e);
+    if (!st)
+        goto done;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 1)) {
+            sqlite3_reset(st);
+            writer_end(s, 0, NULL); /* nothing to do, nothing to commit */
+            return 0;
+        }
+        was = (const char *)sqlite3_column_text(st, 0);
+        snprintf(built, sizeof(built), "%s", was ? was : "");
+    } else if (rc != SQLITE_DONE) {
+        store_sqlerr(e, c->db, rc, "rollup time zone");
+        goto done;
     }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_OK)
-        return store_sqlerr(e, s->writer->db, rc, "rollup time zone");
-    if (same)
-        return 0;
-    if (found)
-        log_info("the reporting time zone is now %s: rebuilding the rollups",
-                 getenv("TZ") ? getenv("TZ") : "UTC");
-    return store_rollup_rebuild(s, e);
+    sqlite3_reset(st);
+    if (built[0])
+        log_info("the rollups were built for the time zone %s, this server reports in %s: "
+                 "rebuilding them",
+                 built, store_tz_name());
+    ok = rollup_rebuild_on(c, e) == 0;
+done:
+    if (writer_end(s, ok, e) < 0)
+        return -1;
+    return 1;
 }
 
 /* Before SQLite initialises: no memory statistics, which cost a global mutex on every
@@ -600,7 +616,7 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     sqlite3_create_function(s->writer->db, "polku_tz", 0, SQLITE_UTF8, NULL, sql_tz, NULL, NULL);
     if (store_migrate(s, e) < 0)
         goto fail;
-    if (rollup_check_tz(s, e) < 0)
+    if (store_rollup_zone_check(s, e) < 0)
         goto fail;
     /* The writer keeps a larger page cache: its B-tree pages are touched again and again.
      * Checkpoints: store_checkpoint.c (its WAL hook replaces wal_autocheckpoint). */

@@ -101,6 +101,7 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 static void ckpt_watch(struct store *s, int64_t *last)
 {
     sqlite3_stmt *st;
+    int outside = 0;
 
     pthread_mutex_lock(&s->write_lock); /* the write connection is used under it */
     st = conn_stmt(s->writer, "PRAGMA data_version", NULL);
@@ -110,12 +111,22 @@ static void ckpt_watch(struct store *s, int64_t *last)
         if (*last && v != *last) {
             atomic_fetch_add(&s->commits_begun, 1);
             atomic_fetch_add(&s->version, 1);
+            outside = 1;
         }
         *last = v;
     }
     if (st)
         sqlite3_reset(st);
     pthread_mutex_unlock(&s->write_lock);
+    if (outside) {
+        /* `polku rollup rebuild` with another POLKU_TZ may have been that commit */
+        struct err e;
+
+        err_init(&e);
+        if (store_rollup_zone_check(s, &e) < 0)
+            log_error("cannot check the rollups' time zone: %s", e.detail);
+        err_release(&e);
+    }
 }
 
 static void *ckpt_main(void *arg)

@@ -167,6 +167,14 @@ struct conn *writer_begin_unchecked(struct store *s, struct err *e);
  * releases the write lock. Returns 0 when committed. */
 int writer_end(struct store *s, int ok, struct err *e);
 
+/* Rebuilds the rollups, in one write transaction with the look, when meta.rollup_tz is not
+ * this server's zone: at start (POLKU_TZ changed), and when another process rebuilt them for
+ * its own zone while this server runs (`polku rollup rebuild` with another POLKU_TZ; the
+ * checkpointer looks after every commit of another process), since the writer adds every
+ * response to the buckets of this server's zone. 1 when rebuilt, 0 when they were of this
+ * zone, -1 on error. */
+int store_rollup_zone_check(struct store *s, struct err *e);
+
 /* Starts the group-commit writer thread (store_writer.c); stops it after it has finished
  * everything queued. */
 int writer_start(struct store *s, struct err *e);

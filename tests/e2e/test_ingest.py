@@ -257,6 +257,49 @@ class RollupRebuildTest(unittest.TestCase):
         admin.close()
         server.stop()
 
+    def test_rebuild_for_another_zone_while_serving(self):
+        """`polku rollup rebuild` with another POLKU_TZ while a server runs: the server sees the
+        other process's commit and rebuilds the rollups for its own zone (it adds every response
+        to its own zone's buckets), so its metrics are right again within a moment and stay
+        right for later responses."""
+        import sqlite3
+        import time
+        rng = random.Random(9)
+        server = Server().start()
+        try:
+            admin = server.client()
+            seed_touchpoints(admin)
+            items = [random_response(rng, i) for i in range(300)]
+            for i in range(0, 300, 5):  # the previous local day in New York
+                items[i]["submitted_at"] = "2026-08-%02dT02:30:00Z" % (1 + i % 28)
+            self.assertEqual(admin.post("/v1/responses/batch", {"items": items}).status, 201)
+            before = metrics(admin, group_by="day")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("POLKU_")}
+            env["POLKU_TZ"] = "America/New_York"
+            proc = subprocess.run([server.binary, "rollup", "rebuild", "--db", server.db_path],
+                                  env=env, capture_output=True, timeout=60)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            deadline = time.monotonic() + 10
+            while metrics(admin, group_by="day") != before and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.assertEqual(metrics(admin, group_by="day"), before)
+            db = sqlite3.connect(server.db_path)
+            try:
+                zone = db.execute("SELECT value FROM meta WHERE name = 'rollup_tz'").fetchone()
+            finally:
+                db.close()
+            self.assertEqual(zone, ("UTC",))
+            item = dict(items[0], submitted_at="2026-08-03T02:30:00Z")
+            item.pop("idempotency_key", None)
+            self.assertEqual(admin.post("/v1/responses", item).status, 201)
+            after = {g["key"]["day"]: g["n"] for g in metrics(admin, group_by="day")["groups"]}
+            was = {g["key"]["day"]: g["n"] for g in before["groups"]}
+            was["2026-08-03"] = was.get("2026-08-03", 0) + 1
+            self.assertEqual(after, was)
+            admin.close()
+        finally:
+            server.stop()
+
 
 if __name__ == "__main__":
     unittest.main()

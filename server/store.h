@@ -37,6 +37,9 @@ struct store_options {
     int64_t idem_ttl_ms;
     /* The writer's clock (received_at of responses, ms); NULL for util_now_ms. Tests set it. */
     int64_t (*clock_ms)(void);
+    /* How lists find their rows: 0 lets each list choose (store_int.h, LIST_WALK and
+     * LIST_GATHER); tests force one to compare both. */
+    int list_plan;
 };
 
 /* What the checkpointer has done since the store opened. */

@@ -257,6 +257,8 @@ int store_response_delete(struct store *s, int64_t id, struct err *e)
     return store_delete_id(s, "DELETE FROM responses WHERE id = ?", id, "response", e);
 }
 
+#define HOUR_MS 3600000LL
+
 /* Whether the rollups' days are of the zone this process reports in (?6). */
 #define LIST_SAME_ZONE "coalesce((SELECT value FROM meta WHERE name = 'rollup_tz') = ?6, 0)"
 
@@ -322,23 +324,159 @@ static int list_id_bounds(struct conn *c, const struct response_filter *f, int64
     return 0;
 }
 
-int store_responses_list(struct store *s, const struct response_filter *f, struct response **items,
-                         size_t *n, struct err *e)
-{
-    struct conn *c = reader_get(s, e);
-    sqlite3_stmt *st = NULL;
-    char sql[1024] = RESPONSE_SELECT "WHERE r.id > ? AND r.id <= ?";
-    int64_t after = f->after_id, last = INT64_MAX;
-    int i = 3, ret = -1, rc;
+/* The touchpoints and UTC hours a list by touchpoint or time covers (rollup_hour_tp; ?1 and ?2
+ * the hours, ?3 to ?5 the journey, phase and touchpoint keys). CROSS JOIN: touchpoints outside,
+ * each one's hours by its primary key (SQLite preferred the index on hour alone and joined the
+ * catalog for every hour: 25 ms for a touchpoint's year at 10M responses, against 1 ms). */
+#define LIST_HOURS                                                                                 \
+    "FROM touchpoints t JOIN phases p ON p.id = t.phase_id "                                       \
+    "JOIN journeys j ON j.id = p.journey_id CROSS JOIN rollup_hour_tp h "                          \
+    "WHERE h.touchpoint_id = t.id AND h.hour >= ?1 AND h.hour <= ?2 "                              \
+    "AND (?3 IS NULL OR j.key = ?3) AND (?4 IS NULL OR p.key = ?4) AND (?5 IS NULL OR t.key = ?5)"
 
-    *items = NULL;
-    *n = 0;
-    if (!c)
+static void list_hours_bind(sqlite3_stmt *st, const struct response_filter *f)
+{
+    sqlite3_bind_int64(st, 1, f->has_from ? f->from / HOUR_MS : 0);
+    sqlite3_bind_int64(st, 2, f->has_to ? (f->to - 1) / HOUR_MS : INT64_MAX);
+    bind_text(st, 3, f->journey);
+    bind_text(st, 4, f->phase);
+    bind_text(st, 5, f->touchpoint);
+}
+
+int list_plan(struct conn *c, const struct response_filter *f, int64_t walk, struct err *e)
+{
+    sqlite3_stmt *st = conn_stmt(c,
+                                 "SELECT coalesce(sum(n), 0), count(*) FROM (SELECT h.n " LIST_HOURS
+                                 " LIMIT " LIST_GATHER_HOURS_SQL ")",
+                                 e);
+    int64_t found, hours;
+    int rc;
+
+    if (!st)
         return -1;
-    if ((rc = list_id_bounds(c, f, &after, &last, e)) != 0) {
-        ret = rc > 0 ? 0 : -1;
-        goto done;
+    if (!f->journey && !f->phase && !f->touchpoint && !f->has_from && !f->has_to)
+        return LIST_WALK; /* every hour of every touchpoint */
+    list_hours_bind(st, f);
+    rc = sqlite3_step(st);
+    found = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    hours = rc == SQLITE_ROW ? sqlite3_column_int64(st, 1) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_sqlerr(e, c->db, rc, "response list");
+    if (hours > LIST_GATHER_HOURS || found > LIST_GATHER_MAX)
+        return LIST_WALK;
+    /* the gathering reads the found index entries, and a statement per hour costs about as
+     * much as 16 entries */
+    return (found + 16 * hours) * LIST_GATHER_RATIO < walk ? LIST_GATHER : LIST_WALK;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+/* The ids above after of the responses f's touchpoints hold in f's range, in order, from the day
+ * index: per UTC hour of rollup_hour_tp, between the smallest recv_min and the largest recv_max
+ * of its touchpoints (bounds: deletes leave them), with the times and the touchpoint tested on
+ * the index entries. A new array in *ids. */
+static int list_gather(struct conn *c, const struct response_filter *f, int64_t after,
+                       int64_t budget, int64_t **ids, size_t *n, struct err *e)
+{
+    sqlite3_stmt *hs = conn_stmt(c,
+                                 "SELECT h.hour, min(h.recv_min), max(h.recv_max) " LIST_HOURS
+                                 " GROUP BY h.hour",
+                                 e),
+                 *st;
+    size_t cap = 0;
+    int rc;
+
+    *ids = NULL;
+    *n = 0;
+    if (!hs)
+        return -1;
+    st = conn_stmt(
+        c,
+        "SELECT r.id FROM responses r INDEXED BY responses_day_arrival WHERE " RESPONSE_DAY " = ?1 "
+        "AND r.received_at >= ?2 AND r.received_at <= ?3 AND r.submitted_at >= ?4 "
+        "AND r.submitted_at < ?5 AND r.id > ?6 AND r.touchpoint_id IN "
+        "(SELECT t.id FROM touchpoints t JOIN phases p ON p.id = t.phase_id "
+        "JOIN journeys j ON j.id = p.journey_id WHERE (?7 IS NULL OR j.key = ?7) "
+        "AND (?8 IS NULL OR p.key = ?8) AND (?9 IS NULL OR t.key = ?9))",
+        e);
+    if (!st)
+        return -1;
+    list_hours_bind(hs, f);
+    bind_text(st, 7, f->journey);
+    bind_text(st, 8, f->phase);
+    bind_text(st, 9, f->touchpoint);
+    sqlite3_bind_int64(st, 6, after);
+    sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 1); /* counts from 0 */
+    while ((rc = sqlite3_step(hs)) == SQLITE_ROW) {
+        int64_t hour = sqlite3_column_int64(hs, 0), x = hour * HOUR_MS, y = x + HOUR_MS;
+
+        if (f->has_from && f->from > x)
+            x = f->from;
+        if (f->has_to && f->to < y)
+            y = f->to;
+        sqlite3_bind_int64(st, 1, response_day_of(x));
+        sqlite3_bind_int64(st, 2, sqlite3_column_int64(hs, 1));
+        sqlite3_bind_int64(st, 3, sqlite3_column_int64(hs, 2));
+        sqlite3_bind_int64(st, 4, x);
+        sqlite3_bind_int64(st, 5, y);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (*n == cap) {
+                cap = cap ? 2 * cap : 256;
+                *ids = xrealloc(*ids, cap * sizeof(**ids));
+            }
+            (*ids)[(*n)++] = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            break;
+        if (budget && sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0) > budget) {
+            sqlite3_reset(hs);
+            return 1; /* the hours' stretches hold many other rows: walk instead */
+        }
     }
+    sqlite3_reset(hs);
+    if (rc != SQLITE_DONE)
+        return store_sqlerr(e, c->db, rc, "response list");
+    if (*n > 1)
+        qsort(*ids, *n, sizeof(**ids), id_cmp);
+    return 0;
+}
+
+/* The responses of ids (in order) that pass f's other conditions, up to f's limit. */
+static int list_fetch(struct conn *c, const struct response_filter *f, const int64_t *ids,
+                      size_t nids, struct response **items, size_t *n, struct err *e)
+{
+    char sql[1024] = RESPONSE_SELECT "WHERE r.id = ?";
+    sqlite3_stmt *st;
+
+    filter_sql(f, sql, sizeof(sql));
+    if (!(st = conn_stmt_text(c, sql, e)))
+        return -1;
+    filter_bind(st, f, 2);
+    for (size_t k = 0; k < nids && *n < (size_t)f->limit; k++) {
+        sqlite3_bind_int64(st, 1, ids[k]);
+        if (stmt_collect(c, st, (void **)items, n, sizeof(**items), response_from_row,
+                         "response list", e) < 0)
+            return -1;
+        sqlite3_reset(st);
+    }
+    return 0;
+}
+
+/* Appends to *items the responses of f with ids in (after, last], in order, until f's limit. */
+static int list_walk(struct conn *c, const struct response_filter *f, int64_t after, int64_t last,
+                     struct response **items, size_t *n, struct err *e)
+{
+    char sql[1024] = RESPONSE_SELECT "WHERE r.id > ? AND r.id <= ?";
+    sqlite3_stmt *st;
+    int i = 3, ret;
+
     /* Time conditions only when given: a full-range condition on submitted_at could lead the
      * planner to its index and a sort, where paging wants the rowid order. */
     if (f->has_from)
@@ -350,7 +488,7 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     filter_sql(f, sql, sizeof(sql));
     strncat(sql, " ORDER BY r.id LIMIT ?", sizeof(sql) - strlen(sql) - 1);
     if (!(st = conn_stmt_text(c, sql, e)))
-        goto done;
+        return -1;
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int64(st, 2, last);
     if (f->has_from) {
@@ -361,11 +499,82 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
         sqlite3_bind_int64(st, i++, f->to);
         sqlite3_bind_int64(st, i++, response_day_of(f->to - 1));
     }
-    sqlite3_bind_int(st, filter_bind(st, f, i), f->limit);
+    sqlite3_bind_int(st, filter_bind(st, f, i), f->limit - (int)*n);
     ret = stmt_collect(c, st, (void **)items, n, sizeof(**items), response_from_row,
                        "response list", e);
+    sqlite3_reset(st);
+    return ret;
+}
+
+/* Appends the rest of f's page from the ids above after, gathered from the day index; 1 without
+ * appending anything when gathering took more than budget VM steps (0: no limit). */
+static int list_by_gathering(struct conn *c, const struct response_filter *f, int64_t after,
+                             int64_t budget, struct response **items, size_t *n, struct err *e)
+{
+    int64_t *ids;
+    size_t nids;
+    int ret = list_gather(c, f, after, budget, &ids, &nids, e);
+
+    if (ret == 0)
+        ret = list_fetch(c, f, ids, nids, items, n, e);
+    free(ids);
+    return ret;
+}
+
+int store_responses_list(struct store *s, const struct response_filter *f, struct response **items,
+                         size_t *n, struct err *e)
+{
+    struct conn *c = reader_get(s, e);
+    int64_t after = f->after_id, last = INT64_MAX, stop, budget;
+    int ret = -1, rc, plan;
+
+    *items = NULL;
+    *n = 0;
+    if (!c)
+        return -1;
+    if ((rc = list_id_bounds(c, f, &after, &last, e)) != 0) {
+        ret = rc > 0 ? 0 : -1;
+        goto done;
+    }
+    if (s->opts.list_plan == LIST_GATHER) {
+        ret = list_by_gathering(c, f, after, 0, items, n, e);
+        goto done;
+    }
+    /* Walk a stretch of ids first: dense matches fill the page there. Only when they do not
+     * does the rest of the walk, estimated from the matches found so far, compete with
+     * gathering the ids from the day index. */
+    budget = f->limit * 8 > LIST_WALK_FIRST ? f->limit * 8 : LIST_WALK_FIRST;
+    stop = s->opts.list_plan == LIST_WALK || last - after <= budget ? last : after + budget;
+    if (list_walk(c, f, after, stop, items, n, e) < 0)
+        goto done;
+    if (*n < (size_t)f->limit && stop < last) {
+        int64_t walk = last - stop; /* the rest of the ids, at most */
+
+        if (walk > INT64_MAX / LIST_WALK_STEPS)
+            walk = INT64_MAX / LIST_WALK_STEPS; /* no bound (another zone's rollups) */
+
+        if (*n > 0 && ((int64_t)f->limit - (int64_t)*n) * (budget / (int64_t)*n) < walk)
+            walk = ((int64_t)f->limit - (int64_t)*n) * (budget / (int64_t)*n);
+        if ((plan = list_plan(c, f, walk, e)) < 0)
+            goto done;
+        /* The gathering may meet many rows of other touchpoints or hours in the day index
+         * (those received within an hour's received_at bounds): it gives up once it has cost
+         * what the walk is estimated to, so a list costs at most about twice the walk. */
+        if (plan == LIST_GATHER)
+            plan = list_by_gathering(c, f, stop, walk * LIST_WALK_STEPS, items, n, e);
+        if (plan < 0 || (plan > 0 && list_walk(c, f, stop, last, items, n, e) < 0))
+            goto done;
+    }
+    ret = 0;
 done:
-    reader_put(s, c); /* resets st */
+    reader_put(s, c);
+    if (ret < 0) {
+        for (size_t k = 0; k < *n; k++)
+            response_release(&(*items)[k]);
+        free(*items);
+        *items = NULL;
+        *n = 0;
+    }
     return ret;
 }
 
@@ -483,8 +692,6 @@ static void tps_condition(const struct scan_tps *tps, char *sql, size_t size)
 }
 
 enum { ROLLUP_DAY, ROLLUP_MONTH, ROLLUP_HOUR };
-
-#define HOUR_MS 3600000LL
 
 /* Rollup buckets [lo, hi) of the day, month or UTC hour rollups, detailed (per channel and
  * segment; not hours) or coarse (per touchpoint), of the touchpoints of tps. With timed, each

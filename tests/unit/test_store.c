@@ -351,13 +351,17 @@ START_TEST(test_list_by_time_from_first_id)
                          (int64_t)i + 1);
     err_init(&e);
     ck_assert_int_eq(store_response_delete(st, 3, &e), 0);
-    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-        struct response_filter f = {
-            .limit = 100, .after_id = cases[c].after, .touchpoint = cases[c].tp};
+    /* every case both ways: the walk over ids, and the ids gathered from the day index */
+    for (size_t c = 0; c < 3 * sizeof(cases) / sizeof(cases[0]); c++) {
+        struct response_filter f = {.limit = 100};
         struct response *items;
         char got[64] = "", want[64] = "";
         size_t n;
 
+        st->opts.list_plan = (int)(c % 3); /* 0: each list chooses */
+        c /= 3;
+        f.after_id = cases[c].after;
+        f.touchpoint = cases[c].tp;
         f.has_from = cases[c].from != INT64_MIN;
         f.from = day0 + (f.has_from ? cases[c].from * day : 0);
         f.has_to = cases[c].to != INT64_MIN;
@@ -378,8 +382,11 @@ START_TEST(test_list_by_time_from_first_id)
             response_release(&items[i]);
         }
         free(items);
-        ck_assert_msg(strcmp(got, want) == 0, "case %zu: listed \"%s\", want \"%s\"", c, got, want);
+        ck_assert_msg(strcmp(got, want) == 0, "case %zu (plan %d): listed \"%s\", want \"%s\"", c,
+                      st->opts.list_plan, got, want);
+        c = c * 3 + (size_t)st->opts.list_plan;
     }
+    st->opts.list_plan = 0;
     ck_assert_int_eq(store_rollup_check(st, &e), 1);
     err_release(&e);
 }
@@ -787,6 +794,251 @@ START_TEST(test_catalog_delete_reads_no_responses)
     for (int i = 0; i < N; i++)
         response_release(&rs[i]);
     err_release(&w.err);
+    err_release(&e);
+}
+END_TEST
+
+/* Submits one write of n responses on touchpoint tp, submitted at at + i * step, channel web
+ * for even i and email for odd, and waits for it. */
+static void add_batch(const char *tp, int n, int64_t at, int64_t step)
+{
+    struct response *rs = xcalloc((size_t)n, sizeof(*rs));
+    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct store_write w = {.responses = rs, .n = (size_t)n, .batch = 1};
+
+    for (int i = 0; i < n; i++) {
+        response_init(&rs[i]);
+        rs[i].touchpoint = xstrdup(tp);
+        rs[i].channel = xstrdup(i % 2 ? "email" : "web");
+        rs[i].nps = i % 11;
+        rs[i].submitted_at = at + i * step;
+    }
+    w.done = wait_all_done;
+    w.ctx = &wa;
+    store_write_submit(st, &w);
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < 1)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    ck_assert_int_eq(w.rc, 0);
+    err_release(&w.err);
+    for (int i = 0; i < n; i++)
+        response_release(&rs[i]);
+    free(rs);
+}
+
+/* The ids of every page of f (following the cursor), listed with the given plan, as text. */
+static void list_pages(struct response_filter f, int plan, char *out, size_t len)
+{
+    struct err e;
+
+    err_init(&e);
+    st->opts.list_plan = plan;
+    *out = 0;
+    for (;;) {
+        struct response *items;
+        size_t n;
+
+        ck_assert_int_eq(store_responses_list(st, &f, &items, &n, &e), 0);
+        if (n)
+            f.after_id = items[n - 1].id;
+        for (size_t i = 0; i < n; i++) {
+            snprintf(out + strlen(out), len - strlen(out), " %lld", (long long)items[i].id);
+            response_release(&items[i]);
+        }
+        free(items);
+        if (n < (size_t)f.limit)
+            break;
+    }
+    st->opts.list_plan = 0;
+    err_release(&e);
+}
+
+/* Lists by touchpoint and time find the same responses whichever way they go (the walk over
+ * ids, the ids gathered from the day index, or each list's own choice), page by page, and the
+ * same as SQL over the table: a rare touchpoint whose responses are spread among the others,
+ * and responses for old days imported later, some deleted. */
+START_TEST(test_list_plans_agree)
+{
+    const int64_t d0 = 1790812800000LL, day = 86400000LL, hour = 3600000LL;
+    static const struct {
+        const char *journey, *phase, *touchpoint, *channel;
+    } filters[] = {{NULL, NULL, NULL, NULL},       {NULL, NULL, "checkout", NULL},
+                   {NULL, NULL, "rare", NULL},     {NULL, NULL, "rare", "email"},
+                   {"purchase", NULL, NULL, NULL}, {NULL, "ownership", NULL, NULL},
+                   {NULL, NULL, NULL, "web"},      {NULL, NULL, "nowhere", NULL}};
+    static const struct {
+        int64_t from, to; /* INT64_MIN: none */
+    } ranges[] = {{INT64_MIN, INT64_MIN},
+                  {d0, d0 + 1800000},
+                  {d0 + 2 * hour + 17, d0 + day + 5 * hour},
+                  {d0 + 3 * day, INT64_MIN},
+                  {INT64_MIN, d0 + 2 * day},
+                  {d0 + 10 * day, d0 + 20 * day},
+                  {d0 - day, d0}};
+    static const int limits[] = {7, 1000};
+    char walk[16384], gather[16384], chosen[16384], want[16384];
+    sqlite3 *db;
+    struct err e;
+
+    err_init(&e);
+    add_touchpoint("checkout", "purchase", "purchase");
+    add_touchpoint("rare", "purchase", "aftercare");
+    add_touchpoint("delivery", "purchase", "ownership");
+    /* day 0 live, then days 1-12 with a rare response now and then */
+    add_batch("checkout", 120, d0, 12 * 60000);
+    for (int k = 0; k < 12; k++) {
+        add_batch(k % 2 ? "delivery" : "checkout", 40, d0 + day + k * day, 35 * 60000);
+        add_batch("rare", 1, d0 + day + k * day + 7 * hour, 0);
+    }
+    /* day 0 again, and the day before it, imported late */
+    add_batch("checkout", 9, d0 + 5 * 60000, 7 * 60000);
+    add_batch("rare", 3, d0 + 20 * 60000, hour);
+    add_batch("delivery", 4, d0 - day + hour, hour);
+    for (int64_t id = 5; id < 600; id += 41)
+        ck_assert_int_eq(store_response_delete(st, id, &e), 0);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    for (size_t fi = 0; fi < sizeof(filters) / sizeof(filters[0]); fi++) {
+        for (size_t ri = 0; ri < sizeof(ranges) / sizeof(ranges[0]); ri++) {
+            struct response_filter f = {
+                .journey = filters[fi].journey,
+                .phase = filters[fi].phase,
+                .touchpoint = filters[fi].touchpoint,
+                .channel = filters[fi].channel,
+                .has_from = ranges[ri].from != INT64_MIN,
+                .from = ranges[ri].from,
+                .has_to = ranges[ri].to != INT64_MIN,
+                .to = ranges[ri].to,
+            };
+            sqlite3_stmt *q;
+
+            ck_assert_int_eq(
+                sqlite3_prepare_v2(
+                    db,
+                    "SELECT r.id FROM responses r JOIN touchpoints t "
+                    "ON t.id = r.touchpoint_id JOIN phases p ON p.id = t.phase_id "
+                    "JOIN journeys j ON j.id = p.journey_id "
+                    "WHERE (?1 IS NULL OR j.key = ?1) AND (?2 IS NULL OR p.key = ?2) "
+                    "AND (?3 IS NULL OR t.key = ?3) AND (?4 IS NULL OR r.channel = ?4) "
+                    "AND (?5 IS NULL OR r.submitted_at >= ?5) "
+                    "AND (?6 IS NULL OR r.submitted_at < ?6) ORDER BY r.id",
+                    -1, &q, NULL),
+                SQLITE_OK);
+            sqlite3_bind_text(q, 1, f.journey, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 2, f.phase, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 3, f.touchpoint, -1, SQLITE_STATIC);
+            sqlite3_bind_text(q, 4, f.channel, -1, SQLITE_STATIC);
+            if (f.has_from)
+                sqlite3_bind_int64(q, 5, f.from);
+            if (f.has_to)
+                sqlite3_bind_int64(q, 6, f.to);
+            *want = 0;
+            while (sqlite3_step(q) == SQLITE_ROW)
+                snprintf(want + strlen(want), sizeof(want) - strlen(want), " %lld",
+                         (long long)sqlite3_column_int64(q, 0));
+            sqlite3_finalize(q);
+            for (size_t li = 0; li < sizeof(limits) / sizeof(limits[0]); li++) {
+                f.limit = limits[li];
+                list_pages(f, LIST_WALK, walk, sizeof(walk));
+                list_pages(f, LIST_GATHER, gather, sizeof(gather));
+                list_pages(f, 0, chosen, sizeof(chosen));
+                ck_assert_msg(strcmp(walk, want) == 0, "filter %zu range %zu limit %d: walk", fi,
+                              ri, f.limit);
+                ck_assert_msg(strcmp(gather, want) == 0, "filter %zu range %zu limit %d: gather",
+                              fi, ri, f.limit);
+                ck_assert_msg(strcmp(chosen, want) == 0, "filter %zu range %zu limit %d: chosen",
+                              fi, ri, f.limit);
+            }
+        }
+    }
+    sqlite3_close(db);
+    err_release(&e);
+}
+END_TEST
+
+/* A list whose ids are sparse in the stretch it would walk gathers them instead: here an old
+ * half hour whose day also got a response imported after 40,000 others (so the day's ids reach
+ * the newest), and a touchpoint with one response in 400, alone in its hour. Where gathering
+ * reads much more of the day index than its estimate (a page deep in a touchpoint whose two
+ * responses an hour arrived before and after 2,000 others: each hour's received_at bounds hold
+ * them all, whatever the cursor), it gives up in time and walks on. Counted in SQLite's VM
+ * steps on the reader connection, against the walk forced on the same lists. */
+static int64_t tick_ms;
+
+/* A writer's clock a second further on at every call: every transaction its own received_at
+ * (written in a hurry, a rare response would share one with the batch before it). */
+static int64_t tick_clock(void)
+{
+    return 1795000000000LL + __atomic_add_fetch(&tick_ms, 1000, __ATOMIC_SEQ_CST);
+}
+
+START_TEST(test_list_gathers_sparse_ids)
+{
+    const int64_t d0 = 1790812800000LL, day = 86400000LL, hour = 3600000LL;
+    struct response_filter lists[] = {
+        {.has_from = 1, .has_to = 1, .from = d0, .to = d0 + 1800000, .limit = 50},
+        {.touchpoint = "rare", .limit = 50},
+        {.touchpoint = "pair", .limit = 10}};
+    const size_t want[] = {21, 50, 10};
+    struct response *items;
+    size_t n;
+    long ops[2][3];
+    struct store_options o = {.clock_ms = tick_clock};
+    struct err e;
+
+    err_init(&e);
+    store_close(st);
+    ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
+    add_touchpoint("checkout", "purchase", "purchase");
+    add_touchpoint("rare", "purchase", "aftercare");
+    add_touchpoint("pair", "purchase", "ownership");
+    add_batch("checkout", 20, d0, 60000);
+    for (int k = 0; k < 100; k++) {
+        add_batch("checkout", 400, d0 + 5 * day + k * hour, 9000);
+        add_batch("rare", 1, d0 + 5 * day + k * hour + 1800000, 0);
+    }
+    for (int k = 0; k < 20; k++) {
+        add_batch("pair", 1, d0 + 15 * day + k * hour + 60000, 0);
+        add_batch("checkout", 2000, d0 + 15 * day + k * hour, 1800);
+        add_batch("pair", 1, d0 + 15 * day + k * hour + 59 * 60000, 0);
+    }
+    add_batch("checkout", 1, d0 + 25 * 60000, 0);
+    /* the pair's page after its 26th response */
+    st->opts.list_plan = LIST_WALK;
+    lists[2].limit = 26;
+    ck_assert_int_eq(store_responses_list(st, &lists[2], &items, &n, &e), 0);
+    ck_assert_uint_eq(n, 26);
+    lists[2].after_id = items[25].id;
+    lists[2].limit = 10;
+    for (size_t i = 0; i < n; i++)
+        response_release(&items[i]);
+    free(items);
+    for (int plan = 0; plan < 2; plan++) {
+        for (size_t q = 0; q < 3; q++) {
+            struct conn *c = reader_get(st, &e);
+
+            /* the next list borrows this connection again (the last one returned) */
+            ops[plan][q] = 0;
+            sqlite3_progress_handler(c->db, 1, count_steps, &ops[plan][q]);
+            reader_put(st, c);
+            st->opts.list_plan = plan ? LIST_WALK : 0;
+            ck_assert_int_eq(store_responses_list(st, &lists[q], &items, &n, &e), 0);
+            ck_assert_uint_eq(n, want[q]);
+            for (size_t i = 0; i < n; i++)
+                response_release(&items[i]);
+            free(items);
+            c = reader_get(st, &e);
+            sqlite3_progress_handler(c->db, 0, NULL, NULL);
+            reader_put(st, c);
+        }
+    }
+    st->opts.list_plan = 0;
+    ck_assert_msg(ops[0][0] * 4 < ops[1][0], "old half hour: %ld VM steps, %ld walking", ops[0][0],
+                  ops[1][0]);
+    ck_assert_msg(ops[0][1] * 2 < ops[1][1], "rare touchpoint: %ld VM steps, %ld walking",
+                  ops[0][1], ops[1][1]);
+    ck_assert_msg(ops[0][2] < ops[1][2] * 5 / 2, "deep page of pairs: %ld VM steps, %ld walking",
+                  ops[0][2], ops[1][2]);
     err_release(&e);
 }
 END_TEST
@@ -1905,6 +2157,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_idempotency_records_expire);
     tcase_add_test(tc, test_refused_write_in_a_group);
     tcase_add_test(tc, test_catalog_delete_reads_no_responses);
+    tcase_add_test(tc, test_list_plans_agree);
+    tcase_add_test(tc, test_list_gathers_sparse_ids);
     tcase_add_test(tc, test_metrics_scan);
     tcase_add_test(tc, test_version_and_persistence);
     tcase_add_test(tc, test_keys);

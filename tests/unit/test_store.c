@@ -1667,6 +1667,9 @@ START_TEST(test_version_moves_once_per_commit)
         sqlite3_exec(db, "INSERT INTO meta (name, value) VALUES ('x', 'y')", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
+    /* the checkpointer looks every 250 ms (later on a busy machine), then once is enough */
+    for (int i = 0; i < 500 && store_data_version(st) < v + 2; i++)
+        usleep(10 * 1000);
     usleep(400 * 1000);
     ck_assert_uint_eq(store_data_version(st), v + 2);
     ck_assert_int_eq(store_snapshot_exact(st, v + 2), 1);
@@ -1934,15 +1937,52 @@ static const int64_t lt_clock_seq[] = {5000, 5001, 5002, 5003, 5004, 5003,
                                        5005, 5006, 4000, 5007, 5008};
 static int lt_clock_i;
 
-/* The received_at of each write in turn; the first call holds the writer for 200 ms, so that
- * the writes queued meanwhile share the next transaction. */
+/* Holds the writer in its first reading of the clock (inside its first transaction) until the
+ * test has queued the writes that must share the next transaction. It used to sleep 200 ms
+ * there while the test slept 50 ms before queueing: on a busy machine the writer could take
+ * the first write later than that, and the queued writes joined its transaction. */
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, open;
+} clock_gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+
+static void clock_gate_hold(void)
+{
+    pthread_mutex_lock(&clock_gate.lock);
+    clock_gate.entered = 1;
+    pthread_cond_broadcast(&clock_gate.cond);
+    while (!clock_gate.open)
+        pthread_cond_wait(&clock_gate.cond, &clock_gate.lock);
+    pthread_mutex_unlock(&clock_gate.lock);
+}
+
+/* Waits until the writer is held in the clock. */
+static void clock_gate_entered(void)
+{
+    pthread_mutex_lock(&clock_gate.lock);
+    while (!clock_gate.entered)
+        pthread_cond_wait(&clock_gate.cond, &clock_gate.lock);
+    pthread_mutex_unlock(&clock_gate.lock);
+}
+
+static void clock_gate_set(int open)
+{
+    pthread_mutex_lock(&clock_gate.lock);
+    clock_gate.open = open;
+    clock_gate.entered = 0;
+    pthread_cond_broadcast(&clock_gate.cond);
+    pthread_mutex_unlock(&clock_gate.lock);
+}
+
+/* The received_at of each write in turn; the first call waits at the clock gate. */
 static int64_t lt_clock(void)
 {
     int i = __atomic_fetch_add(&lt_clock_i, 1, __ATOMIC_SEQ_CST);
     int n = (int)(sizeof(lt_clock_seq) / sizeof(lt_clock_seq[0]));
 
     if (i == 0)
-        usleep(200 * 1000);
+        clock_gate_hold();
     return lt_clock_seq[i < n ? i : n - 1];
 }
 
@@ -1980,6 +2020,7 @@ START_TEST(test_lateness_bounds)
     err_init(&e);
     store_close(st);
     lt_clock_i = 0;
+    clock_gate_set(0); /* closed: the first reading of the clock is the first write's */
     ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
     for (int t = 0; t < 3; t++)
         add_touchpoint(rr_tps[t], "purchase", rr_phases[t]);
@@ -2001,7 +2042,7 @@ START_TEST(test_lateness_bounds)
         ws[k].done = wait_all_done;
         ws[k].ctx = &wa;
         if (k == 1)
-            usleep(50 * 1000); /* the writer holds the first write's transaction */
+            clock_gate_entered(); /* the writer holds the first write's transaction */
         if (k >= 1 && k < QUEUED) {
             /* queued together: waited for below */
             static struct wait_all qa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
@@ -2009,6 +2050,7 @@ START_TEST(test_lateness_bounds)
             ws[k].ctx = &qa;
             store_write_submit(st, &ws[k]);
             if (k == QUEUED - 1) {
+                clock_gate_set(1);
                 pthread_mutex_lock(&qa.lock);
                 while (qa.done < QUEUED - 1)
                     pthread_cond_wait(&qa.cond, &qa.lock);
@@ -2053,7 +2095,7 @@ static int64_t la_clock(void)
     int n = (int)(sizeof(la_clock_seq) / sizeof(la_clock_seq[0]));
 
     if (i == 0)
-        usleep(200 * 1000); /* the writes queued meanwhile share the next transaction */
+        clock_gate_hold(); /* the writes queued meanwhile share the next transaction */
     return la_clock_seq[i < n ? i : n - 1];
 }
 
@@ -2072,6 +2114,7 @@ START_TEST(test_late_across_touchpoints)
     err_init(&e);
     store_close(st);
     la_clock_i = 0;
+    clock_gate_set(0);
     ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
     for (int t = 0; t < 2; t++)
         add_touchpoint(rr_tps[t], "purchase", rr_phases[t]);
@@ -2087,8 +2130,9 @@ START_TEST(test_late_across_touchpoints)
         ws[k].ctx = &wa;
         store_write_submit(st, &ws[k]);
         if (k == 0)
-            usleep(50 * 1000); /* the writer holds the first write's transaction */
+            clock_gate_entered(); /* the writer holds the first write's transaction */
     }
+    clock_gate_set(1);
     pthread_mutex_lock(&wa.lock);
     while (wa.done < 3)
         pthread_cond_wait(&wa.cond, &wa.lock);

@@ -244,6 +244,23 @@ done:
     return writer_end(s, ok, e);
 }
 
+/* Runs each of the n statements of sqls with ?1 bound to id (deletes of the catalog). */
+static int exec_with_id(struct conn *c, const char *const *sqls, size_t n, int64_t id,
+                        const char *what, struct err *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_stmt *st = conn_stmt(c, sqls[i], e);
+        int rc;
+
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, id);
+        if ((rc = sqlite3_step(st)) != SQLITE_DONE)
+            return store_sqlerr(e, c->db, rc, what);
+    }
+    return 0;
+}
+
 /* What a journey's deletion removes, in an order that leaves no reference behind: the
  * foreign keys' cascades written out, since the deletion runs without the checks
  * (writer_begin_unchecked). A new table that refers to journeys, phases or touchpoints must be
@@ -288,16 +305,9 @@ int store_journey_delete(struct store *s, const char *key, struct err *e)
                 (long long)sqlite3_column_int64(st, 1));
         goto done;
     }
-    for (size_t i = 0; i < sizeof(journey_delete_sql) / sizeof(*journey_delete_sql); i++) {
-        if (!(st = conn_stmt(c, journey_delete_sql[i], e)))
-            goto done;
-        sqlite3_bind_int64(st, 1, j.id);
-        if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-            store_sqlerr(e, c->db, rc, "journey delete");
-            goto done;
-        }
-    }
-    ok = 1;
+    ok = exec_with_id(c, journey_delete_sql,
+                      sizeof(journey_delete_sql) / sizeof(*journey_delete_sql), j.id,
+                      "journey delete", e) == 0;
 done:
     journey_release(&j);
     return writer_end(s, ok, e);
@@ -528,12 +538,17 @@ done:
     return writer_end(s, ok, e);
 }
 
+/* Without the foreign keys' checks (writer_begin_unchecked): their cascade written out. */
+static const char *const touchpoint_delete_sql[] = {
+    "DELETE FROM targets WHERE touchpoint_id = ?1",
+    "DELETE FROM touchpoints WHERE id = ?1",
+};
+
 int store_touchpoint_delete(struct store *s, const char *key, struct err *e)
 {
     struct conn *c = writer_begin_unchecked(s, e);
     struct touchpoint t = {0};
-    sqlite3_stmt *st;
-    int rc, has, ok = 0;
+    int has, ok = 0;
 
     if (!c)
         return -1;
@@ -545,21 +560,7 @@ int store_touchpoint_delete(struct store *s, const char *key, struct err *e)
         err_set(e, ERR_CONFLICT, "touchpoint %s has responses; delete them first", key);
         goto done;
     }
-    /* without the foreign keys' checks (writer_begin_unchecked): their cascade written out */
-    for (int i = 0; i < 2; i++) {
-        st = conn_stmt(c,
-                       i == 0 ? "DELETE FROM targets WHERE touchpoint_id = ?"
-                              : "DELETE FROM touchpoints WHERE id = ?",
-                       e);
-        if (!st)
-            goto done;
-        sqlite3_bind_int64(st, 1, t.id);
-        if ((rc = sqlite3_step(st)) != SQLITE_DONE) {
-            store_sqlerr(e, c->db, rc, "touchpoint delete");
-            goto done;
-        }
-    }
-    ok = 1;
+    ok = exec_with_id(c, touchpoint_delete_sql, 2, t.id, "touchpoint delete", e) == 0;
 done:
     touchpoint_release(&t);
     return writer_end(s, ok, e);

@@ -673,6 +673,35 @@ START_TEST(test_part_with_many_keys)
 }
 END_TEST
 
+/* Submits one write of n responses on touchpoint tp, submitted at at + i * step, channel web
+ * for even i and email for odd, and waits for it. */
+static void add_batch(const char *tp, int n, int64_t at, int64_t step)
+{
+    struct response *rs = xcalloc((size_t)n, sizeof(*rs));
+    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct store_write w = {.responses = rs, .n = (size_t)n, .batch = 1};
+
+    for (int i = 0; i < n; i++) {
+        response_init(&rs[i]);
+        rs[i].touchpoint = xstrdup(tp);
+        rs[i].channel = xstrdup(i % 2 ? "email" : "web");
+        rs[i].nps = i % 11;
+        rs[i].submitted_at = at + i * step;
+    }
+    w.done = wait_all_done;
+    w.ctx = &wa;
+    store_write_submit(st, &w);
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < 1)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    ck_assert_int_eq(w.rc, 0);
+    err_release(&w.err);
+    for (int i = 0; i < n; i++)
+        response_release(&rs[i]);
+    free(rs);
+}
+
 static int count_steps(void *p)
 {
     (*(long *)p)++;
@@ -708,11 +737,8 @@ static int64_t add_scoped_target(const char *metric, const char *journey, const 
 START_TEST(test_catalog_delete_reads_no_responses)
 {
     enum { N = 2000 };
-    static struct response rs[N];
     struct phase phases[] = {{(char[]){"a"}, (char[]){"A"}}, {(char[]){"b"}, (char[]){"B"}}};
     struct journey j = {0};
-    struct store_write w = {0};
-    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
     struct target *targets;
     size_t n;
     long ops = 0;
@@ -722,23 +748,7 @@ START_TEST(test_catalog_delete_reads_no_responses)
 
     err_init(&e);
     add_touchpoint("checkout", "purchase", "purchase");
-    for (int i = 0; i < N; i++) {
-        response_init(&rs[i]);
-        rs[i].touchpoint = xstrdup("checkout");
-        rs[i].nps = i % 11;
-        rs[i].submitted_at = 1790899200000LL + i;
-    }
-    w.responses = rs;
-    w.n = N;
-    w.batch = 1;
-    w.done = wait_all_done;
-    w.ctx = &wa;
-    store_write_submit(st, &w);
-    pthread_mutex_lock(&wa.lock);
-    while (wa.done < 1)
-        pthread_cond_wait(&wa.cond, &wa.lock);
-    pthread_mutex_unlock(&wa.lock);
-    ck_assert_int_eq(w.rc, 0);
+    add_batch("checkout", N, 1790899200000LL, 1);
     add_touchpoint("gone", "purchase", "purchase");
     add_scoped_target("nps", NULL, NULL, "gone");
     j.key = (char[]){"support"};
@@ -791,41 +801,9 @@ START_TEST(test_catalog_delete_reads_no_responses)
     /* the store's own check still refuses a touchpoint with responses */
     ck_assert_int_eq(store_touchpoint_delete(st, "checkout", &e), -1);
     ck_assert_int_eq(e.code, ERR_CONFLICT);
-    for (int i = 0; i < N; i++)
-        response_release(&rs[i]);
-    err_release(&w.err);
     err_release(&e);
 }
 END_TEST
-
-/* Submits one write of n responses on touchpoint tp, submitted at at + i * step, channel web
- * for even i and email for odd, and waits for it. */
-static void add_batch(const char *tp, int n, int64_t at, int64_t step)
-{
-    struct response *rs = xcalloc((size_t)n, sizeof(*rs));
-    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    struct store_write w = {.responses = rs, .n = (size_t)n, .batch = 1};
-
-    for (int i = 0; i < n; i++) {
-        response_init(&rs[i]);
-        rs[i].touchpoint = xstrdup(tp);
-        rs[i].channel = xstrdup(i % 2 ? "email" : "web");
-        rs[i].nps = i % 11;
-        rs[i].submitted_at = at + i * step;
-    }
-    w.done = wait_all_done;
-    w.ctx = &wa;
-    store_write_submit(st, &w);
-    pthread_mutex_lock(&wa.lock);
-    while (wa.done < 1)
-        pthread_cond_wait(&wa.cond, &wa.lock);
-    pthread_mutex_unlock(&wa.lock);
-    ck_assert_int_eq(w.rc, 0);
-    err_release(&w.err);
-    for (int i = 0; i < n; i++)
-        response_release(&rs[i]);
-    free(rs);
-}
 
 /* The ids of every page of f (following the cursor), listed with the given plan, as text. */
 static void list_pages(struct response_filter f, int plan, char *out, size_t len)
@@ -1437,18 +1415,7 @@ static int64_t add_key(const char *prefix)
 
 static int64_t add_target(const char *metric)
 {
-    struct target t = {0};
-    struct err e;
-    int64_t id;
-
-    err_init(&e);
-    t.metric = xstrdup(metric);
-    t.value = 1;
-    ck_assert_int_eq(store_target_create(st, &t, &e), 0);
-    id = t.id;
-    target_release(&t);
-    err_release(&e);
-    return id;
+    return add_scoped_target(metric, NULL, NULL, NULL);
 }
 
 /* Deleting the newest response, key or target does not hand its id to the next one (migration

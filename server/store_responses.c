@@ -545,6 +545,8 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
      * gathering the ids from the day index. */
     budget = f->limit * 8 > LIST_WALK_FIRST ? f->limit * 8 : LIST_WALK_FIRST;
     stop = s->opts.list_plan == LIST_WALK || last - after <= budget ? last : after + budget;
+    if (f->customer)
+        stop = last; /* the walk goes through the index of customers: the customer's rows only */
     if (list_walk(c, f, after, stop, items, n, e) < 0)
         goto done;
     if (*n < (size_t)f->limit && stop < last) {

@@ -674,7 +674,7 @@ START_TEST(test_part_with_many_keys)
 END_TEST
 
 /* Submits one write of n responses on touchpoint tp, submitted at at + i * step, channel web
- * for even i and email for odd, and waits for it. */
+ * for even i and email for odd, customer c1 to c4 for i % 5 (none for 0), and waits for it. */
 static void add_batch(const char *tp, int n, int64_t at, int64_t step)
 {
     struct response *rs = xcalloc((size_t)n, sizeof(*rs));
@@ -685,6 +685,12 @@ static void add_batch(const char *tp, int n, int64_t at, int64_t step)
         response_init(&rs[i]);
         rs[i].touchpoint = xstrdup(tp);
         rs[i].channel = xstrdup(i % 2 ? "email" : "web");
+        if (i % 5) {
+            char customer[16];
+
+            snprintf(customer, sizeof(customer), "c%d", i % 5);
+            rs[i].customer = xstrdup(customer);
+        }
         rs[i].nps = i % 11;
         rs[i].submitted_at = at + i * step;
     }
@@ -840,11 +846,12 @@ START_TEST(test_list_plans_agree)
 {
     const int64_t d0 = 1790812800000LL, day = 86400000LL, hour = 3600000LL;
     static const struct {
-        const char *journey, *phase, *touchpoint, *channel;
-    } filters[] = {{NULL, NULL, NULL, NULL},       {NULL, NULL, "checkout", NULL},
-                   {NULL, NULL, "rare", NULL},     {NULL, NULL, "rare", "email"},
-                   {"purchase", NULL, NULL, NULL}, {NULL, "ownership", NULL, NULL},
-                   {NULL, NULL, NULL, "web"},      {NULL, NULL, "nowhere", NULL}};
+        const char *journey, *phase, *touchpoint, *channel, *customer;
+    } filters[] = {{NULL, NULL, NULL, NULL, NULL},       {NULL, NULL, "checkout", NULL, NULL},
+                   {NULL, NULL, "rare", NULL, NULL},     {NULL, NULL, "rare", "email", NULL},
+                   {"purchase", NULL, NULL, NULL, NULL}, {NULL, "ownership", NULL, NULL, NULL},
+                   {NULL, NULL, NULL, "web", NULL},      {NULL, NULL, "nowhere", NULL, NULL},
+                   {NULL, NULL, NULL, NULL, "c3"},       {NULL, NULL, "checkout", NULL, "c1"}};
     static const struct {
         int64_t from, to; /* INT64_MIN: none */
     } ranges[] = {{INT64_MIN, INT64_MIN},
@@ -883,6 +890,7 @@ START_TEST(test_list_plans_agree)
                 .phase = filters[fi].phase,
                 .touchpoint = filters[fi].touchpoint,
                 .channel = filters[fi].channel,
+                .customer = filters[fi].customer,
                 .has_from = ranges[ri].from != INT64_MIN,
                 .from = ranges[ri].from,
                 .has_to = ranges[ri].to != INT64_MIN,
@@ -899,7 +907,8 @@ START_TEST(test_list_plans_agree)
                     "WHERE (?1 IS NULL OR j.key = ?1) AND (?2 IS NULL OR p.key = ?2) "
                     "AND (?3 IS NULL OR t.key = ?3) AND (?4 IS NULL OR r.channel = ?4) "
                     "AND (?5 IS NULL OR r.submitted_at >= ?5) "
-                    "AND (?6 IS NULL OR r.submitted_at < ?6) ORDER BY r.id",
+                    "AND (?6 IS NULL OR r.submitted_at < ?6) "
+                    "AND (?7 IS NULL OR r.customer = ?7) ORDER BY r.id",
                     -1, &q, NULL),
                 SQLITE_OK);
             sqlite3_bind_text(q, 1, f.journey, -1, SQLITE_STATIC);
@@ -910,6 +919,7 @@ START_TEST(test_list_plans_agree)
                 sqlite3_bind_int64(q, 5, f.from);
             if (f.has_to)
                 sqlite3_bind_int64(q, 6, f.to);
+            sqlite3_bind_text(q, 7, f.customer, -1, SQLITE_STATIC);
             *want = 0;
             while (sqlite3_step(q) == SQLITE_ROW)
                 snprintf(want + strlen(want), sizeof(want) - strlen(want), " %lld",

@@ -66,9 +66,11 @@ static int main_key_create(const struct config *c, struct err *e)
     struct store *s = NULL;
     int ret;
 
+    struct store_options so = {.leave_rollups = 1}; /* a running server's, of its zone */
+
     if (!c->scope || !auth_scope_perms(c->scope))
         return err_set(e, ERR_BAD_REQUEST, "--scope must be submit, read, write or admin");
-    if (main_set_tz(c->tz, e) < 0 || store_open(c->db, NULL, &s, e) < 0)
+    if (main_set_tz(c->tz, e) < 0 || store_open(c->db, &so, &s, e) < 0)
         return -1;
     ret = main_make_key(s, c->scope, c->name ? c->name : "cli", stdout, e);
     store_close(s);
@@ -80,7 +82,9 @@ static int main_rollup_rebuild(const struct config *c, struct err *e)
     struct store *s = NULL;
     int ret;
 
-    if (main_set_tz(c->tz, e) < 0 || store_open(c->db, NULL, &s, e) < 0)
+    struct store_options so = {.leave_rollups = 1}; /* rebuilt once, below */
+
+    if (main_set_tz(c->tz, e) < 0 || store_open(c->db, &so, &s, e) < 0)
         return -1;
     ret = store_rollup_rebuild(s, e);
     if (ret == 0)

@@ -305,8 +305,10 @@ static void writer_checks_on(struct store *s)
     s->writer_unchecked = 0;
 }
 
-/* BEGIN IMMEDIATE, the write lock held; releases it on failure. */
-static struct conn *writer_begin_locked(struct store *s, struct err *e)
+/* BEGIN IMMEDIATE, the write lock held; releases it on failure. With zoned, also refuses
+ * (ERR_UNAVAILABLE) while the rollups are of another zone: looked at inside the transaction,
+ * so no other process can change them before this one commits. */
+static struct conn *writer_begin_locked(struct store *s, int zoned, struct err *e)
 {
     int rc = sqlite3_exec(s->writer->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 
@@ -316,6 +318,12 @@ static struct conn *writer_begin_locked(struct store *s, struct err *e)
         pthread_mutex_unlock(&s->write_lock);
         return NULL;
     }
+    if (zoned && store_rollup_zone_ok(s, s->writer, e) < 0) {
+        if (!atomic_exchange(&s->zone_stale, 1))
+            ckpt_wake(s);
+        writer_end(s, 0, NULL);
+        return NULL;
+    }
     s->writer->next_response_id = 0;
     return s->writer;
 }
@@ -323,7 +331,14 @@ static struct conn *writer_begin_locked(struct store *s, struct err *e)
 struct conn *writer_begin(struct store *s, struct err *e)
 {
     pthread_mutex_lock(&s->write_lock);
-    return writer_begin_locked(s, e);
+    return writer_begin_locked(s, 1, e);
+}
+
+/* writer_begin without the zone guard: migrations, and the rebuilds that set the zone. */
+static struct conn *writer_begin_unzoned(struct store *s, struct err *e)
+{
+    pthread_mutex_lock(&s->write_lock);
+    return writer_begin_locked(s, 0, e);
 }
 
 struct conn *writer_begin_unchecked(struct store *s, struct err *e)
@@ -340,7 +355,7 @@ struct conn *writer_begin_unchecked(struct store *s, struct err *e)
         return NULL;
     }
     s->writer_unchecked = 1;
-    return writer_begin_locked(s, e);
+    return writer_begin_locked(s, 1, e);
 }
 
 int writer_end(struct store *s, int ok, struct err *e)
@@ -384,7 +399,7 @@ static int store_migrate(struct store *s, struct err *e)
                        "database %s has schema %d, newer than this binary's %zu", s->path, version,
                        schema_count);
     for (size_t i = (size_t)version; i < schema_count; i++) {
-        if (!writer_begin(s, e))
+        if (!writer_begin_unzoned(s, e))
             return -1;
         snprintf(sql, sizeof(sql), "PRAGMA user_version = %zu", i + 1);
         int rc = sqlite3_exec(db, schema_sql[i], NULL, NULL, NULL);
@@ -452,7 +467,7 @@ static int rollup_rebuild_on(struct conn *c, struct err *e)
 
 int store_rollup_rebuild(struct store *s, struct err *e)
 {
-    struct conn *c = writer_begin(s, e);
+    struct conn *c = writer_begin_unzoned(s, e);
     int ok;
 
     if (!c)
@@ -534,13 +549,47 @@ static void sql_tz(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, store_tz_name(), -1, SQLITE_TRANSIENT);
 }
 
+int store_rollup_zone_ok(struct store *s, struct conn *c, struct err *e)
+{
+    sqlite3_stmt *st;
+    int rc, same;
+
+    if (s->opts.leave_rollups)
+        return 0;
+    /* bound, not polku_tz(): that function is the writer's only */
+    st = conn_stmt(c, "SELECT value = ?1 FROM meta WHERE name = 'rollup_tz'", e);
+    if (!st)
+        return -1;
+    bind_text(st, 1, store_tz_name());
+    rc = sqlite3_step(st);
+    same = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return store_sqlerr(e, c->db, rc, "rollup time zone");
+    if (same)
+        return 0;
+    if (atomic_load(&s->zone_lost))
+        return err_set(e, ERR_UNAVAILABLE,
+                       "another server reports in another time zone on this database: this one "
+                       "(%s) takes no writes until the rollups are of its zone again",
+                       store_tz_name());
+    return err_set(e, ERR_UNAVAILABLE,
+                   "the rollups are being rebuilt for the reporting time zone %s", store_tz_name());
+}
+
+/* A rebuild started by the checkpointer stops when the store closes (SIGTERM): it would hold
+ * the shutdown for as long as it takes, about a minute at 10M responses. */
+static int rebuild_stop(void *arg)
+{
+    return atomic_load(&((struct store *)arg)->closing);
+}
+
 int store_rollup_zone_check(struct store *s, struct err *e)
 {
-    struct conn *c = writer_begin(s, e);
+    struct conn *c = writer_begin_unzoned(s, e);
     sqlite3_stmt *st;
-    const char *was = NULL;
     char built[64] = "";
-    int rc, ok = 0;
+    int rc, ok = 0, ret = -1;
 
     if (!c)
         return -1;
@@ -550,27 +599,49 @@ int store_rollup_zone_check(struct store *s, struct err *e)
     if (!st)
         goto done;
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        if (sqlite3_column_int(st, 1)) {
-            sqlite3_reset(st);
-            writer_end(s, 0, NULL); /* nothing to do, nothing to commit */
-            return 0;
-        }
-        was = (const char *)sqlite3_column_text(st, 0);
-        snprintf(built, sizeof(built), "%s", was ? was : "");
-    } else if (rc != SQLITE_DONE) {
+    if (rc == SQLITE_ROW && sqlite3_column_int(st, 1)) {
+        sqlite3_reset(st);
+        if (atomic_exchange(&s->zone_lost, 0))
+            log_info("the rollups are of the time zone %s again: taking writes", store_tz_name());
+        ret = 0; /* nothing to do, nothing to commit */
+        goto done;
+    }
+    if (rc == SQLITE_ROW)
+        snprintf(built, sizeof(built), "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         store_sqlerr(e, c->db, rc, "rollup time zone");
         goto done;
     }
-    sqlite3_reset(st);
+    if (atomic_load(&s->zone_lost)) {
+        ret = 0; /* given way already */
+        goto done;
+    }
+    if (s->zone_rebuilt_ms && util_mono_ms() - s->zone_rebuilt_ms < ZONE_FIGHT_MS) {
+        atomic_store(&s->zone_lost, 1);
+        log_error("the rollups were rebuilt for the time zone %s again soon after this server "
+                  "rebuilt them for %s: another server of that zone uses this database. This one "
+                  "takes no writes until they are of its zone again (restart it with POLKU_TZ=%s, "
+                  "or stop the other)",
+                  built, store_tz_name(), built);
+        ret = 0;
+        goto done;
+    }
     if (built[0])
         log_info("the rollups were built for the time zone %s, this server reports in %s: "
                  "rebuilding them",
                  built, store_tz_name());
+    sqlite3_progress_handler(c->db, 100000, rebuild_stop, s);
     ok = rollup_rebuild_on(c, e) == 0;
+    sqlite3_progress_handler(c->db, 0, NULL, NULL);
 done:
-    if (writer_end(s, ok, e) < 0)
+    if (!ok) {
+        writer_end(s, 0, NULL); /* nothing to commit (or an error set in e) */
+        return ret;
+    }
+    if (writer_end(s, 1, e) < 0)
         return -1;
+    s->zone_rebuilt_ms = util_mono_ms();
     return 1;
 }
 
@@ -609,6 +680,9 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     pthread_cond_init(&s->queue_cond, NULL);
     atomic_init(&s->version, 1);
     atomic_init(&s->commits_begun, 1);
+    atomic_init(&s->zone_stale, 0);
+    atomic_init(&s->zone_lost, 0);
+    atomic_init(&s->closing, 0);
     atomic_init(&s->keys_version, 1);
     s->rollups = rollup_acc_new();
     if (conn_open(path, 0, &s->writer, e) < 0)
@@ -616,8 +690,9 @@ int store_open(const char *path, const struct store_options *opts, struct store 
     sqlite3_create_function(s->writer->db, "polku_tz", 0, SQLITE_UTF8, NULL, sql_tz, NULL, NULL);
     if (store_migrate(s, e) < 0)
         goto fail;
-    if (store_rollup_zone_check(s, e) < 0)
+    if (!s->opts.leave_rollups && store_rollup_zone_check(s, e) < 0)
         goto fail;
+    s->zone_rebuilt_ms = 0; /* a rebuild at start is no sign of another server */
     /* The writer keeps a larger page cache: its B-tree pages are touched again and again.
      * Checkpoints: store_checkpoint.c (its WAL hook replaces wal_autocheckpoint). */
     sqlite3_exec(s->writer->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL);
@@ -634,6 +709,7 @@ void store_close(struct store *s)
 {
     if (!s)
         return;
+    atomic_store(&s->closing, 1);
     writer_stop(s);
     ckpt_stop(s);
     for (size_t i = 0; i < s->nall; i++)
@@ -663,6 +739,15 @@ int store_ready(struct store *s)
         return 0;
     st = conn_stmt(c, "SELECT count(*) FROM journeys", NULL);
     ok = st && sqlite3_step(st) == SQLITE_ROW;
+    if (st)
+        sqlite3_reset(st);
+    if (ok) {
+        struct err e;
+
+        err_init(&e);
+        ok = store_rollup_zone_ok(s, c, &e) == 0; /* metrics would be wrong meanwhile */
+        err_release(&e);
+    }
     reader_put(s, c);
     return ok;
 }

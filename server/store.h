@@ -37,6 +37,10 @@ struct store_options {
     int64_t idem_ttl_ms;
     /* The writer's clock (received_at of responses, ms); NULL for util_now_ms. Tests set it. */
     int64_t (*clock_ms)(void);
+    /* Leave the rollups in whatever zone they were built for: no rebuild at open, no guard on
+     * writes (commands that write no responses, such as `polku key create`, on the database
+     * of a running server of another zone; `polku rollup rebuild`, which rebuilds once). */
+    int leave_rollups;
     /* How lists find their rows: 0 lets each list choose (store_int.h, LIST_WALK and
      * LIST_GATHER); tests force one to compare both. */
     int list_plan;

@@ -98,7 +98,7 @@ static int ckpt_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
  * the old body. The checkpointer looks every CKPT_WATCH_MS at the write connection's
  * data_version, which moves only for commits of other connections (the readers and the
  * checkpointer commit nothing), so the writer's own commits are not counted twice. */
-static void ckpt_watch(struct store *s, int64_t *last)
+static void ckpt_watch(struct store *s, int64_t *last, int *zone_pending)
 {
     sqlite3_stmt *st;
     int outside = 0;
@@ -118,25 +118,35 @@ static void ckpt_watch(struct store *s, int64_t *last)
     if (st)
         sqlite3_reset(st);
     pthread_mutex_unlock(&s->write_lock);
-    if (outside) {
-        /* `polku rollup rebuild` with another POLKU_TZ may have been that commit */
+    /* `polku rollup rebuild` with another POLKU_TZ may have been that commit; a write may have
+     * found the rollups of another zone; or the last look failed (the database was locked) */
+    if (!s->opts.leave_rollups &&
+        (atomic_exchange(&s->zone_stale, 0) || outside || *zone_pending)) {
         struct err e;
 
         err_init(&e);
-        if (store_rollup_zone_check(s, &e) < 0)
-            log_error("cannot check the rollups' time zone: %s", e.detail);
+        *zone_pending = store_rollup_zone_check(s, &e) < 0;
+        if (*zone_pending && !atomic_load(&s->closing))
+            log_error("cannot check the rollups' time zone (trying again): %s", e.detail);
         err_release(&e);
     }
+}
+
+void ckpt_wake(struct store *s)
+{
+    pthread_mutex_lock(&s->ckpt_lock);
+    pthread_cond_signal(&s->ckpt_cond);
+    pthread_mutex_unlock(&s->ckpt_lock);
 }
 
 static void *ckpt_main(void *arg)
 {
     struct store *s = arg;
     int64_t stall = s->opts.ckpt_stall_us, data_version = 0;
-    int quick = 0;
+    int quick = 0, zone_pending = 0;
 
     pthread_setname_np(pthread_self(), "polku-ckpt");
-    ckpt_watch(s, &data_version);
+    ckpt_watch(s, &data_version, &zone_pending);
     pthread_mutex_lock(&s->ckpt_lock);
     for (;;) {
         int64_t t0;
@@ -149,9 +159,10 @@ static void *ckpt_main(void *arg)
             until.tv_nsec += CKPT_WATCH_MS * 1000000L;
             until.tv_sec += until.tv_nsec / 1000000000L;
             until.tv_nsec %= 1000000000L;
-            if (pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock, &until) == ETIMEDOUT) {
+            if (pthread_cond_timedwait(&s->ckpt_cond, &s->ckpt_lock, &until) == ETIMEDOUT ||
+                atomic_load(&s->zone_stale)) {
                 pthread_mutex_unlock(&s->ckpt_lock);
-                ckpt_watch(s, &data_version);
+                ckpt_watch(s, &data_version, &zone_pending);
                 pthread_mutex_lock(&s->ckpt_lock);
             }
         }

@@ -64,6 +64,11 @@ struct store {
     int stopping;
     struct rollup_acc *rollups; /* the writer's, reset for every transaction */
     int writer_unchecked;       /* under write_lock: foreign keys off (writer_begin_unchecked) */
+    /* The rollups' zone (store_rollup_zone_check): */
+    _Atomic int zone_stale;  /* a write found them of another zone: check now */
+    _Atomic int zone_lost;   /* another server keeps them in its zone: writes refused */
+    int64_t zone_rebuilt_ms; /* when this server last rebuilt them back (monotonic) */
+    _Atomic int closing;     /* store_close has begun: a rebuild stops */
     /* the checkpointer (store_checkpoint.c) */
     struct conn *ckpt;
     pthread_t ckpt_thread;
@@ -187,11 +192,19 @@ int list_plan(struct conn *c, const struct response_filter *f, int64_t walk, str
 
 /* Rebuilds the rollups, in one write transaction with the look, when meta.rollup_tz is not
  * this server's zone: at start (POLKU_TZ changed), and when another process rebuilt them for
- * its own zone while this server runs (`polku rollup rebuild` with another POLKU_TZ; the
- * checkpointer looks after every commit of another process), since the writer adds every
- * response to the buckets of this server's zone. 1 when rebuilt, 0 when they were of this
- * zone, -1 on error. */
+ * its own zone while this server runs (`polku rollup rebuild` with another POLKU_TZ): the
+ * checkpointer looks after every commit of another process, and right away when a write found
+ * them of another zone (writer_begin refuses every write then, so no response is ever added to
+ * buckets of another zone). When they change zone again within ZONE_FIGHT_MS of its last
+ * rebuild, another server of another zone uses the database: rather than rebuild in turn for
+ * ever, this one gives way (zone_lost: writes and metrics answer 503, /readyz is not ready,
+ * logged) until they are of its zone again. 1 when rebuilt, 0 when nothing was to do, -1 on
+ * error (the checkpointer tries again). */
+#define ZONE_FIGHT_MS (10 * 60 * 1000)
 int store_rollup_zone_check(struct store *s, struct err *e);
+/* 0 when the rollups are of this process's zone (or it leaves them), else -1 with
+ * ERR_UNAVAILABLE. On c, inside a transaction. */
+int store_rollup_zone_ok(struct store *s, struct conn *c, struct err *e);
 
 /* Starts the group-commit writer thread (store_writer.c); stops it after it has finished
  * everything queued. */
@@ -200,6 +213,8 @@ void writer_stop(struct store *s);
 /* The checkpointer thread and the writer's WAL hook that wakes it (store_checkpoint.c). */
 int ckpt_start(struct store *s, struct err *e);
 void ckpt_stop(struct store *s);
+/* Has the checkpointer look at once (for the rollups' zone) instead of at its next tick. */
+void ckpt_wake(struct store *s);
 
 /* Maps a SQLite failure to an error: storage trouble is ERR_UNAVAILABLE. Returns -1. */
 int store_sqlerr(struct err *e, sqlite3 *db, int rc, const char *what);

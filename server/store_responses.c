@@ -1304,6 +1304,8 @@ int store_metrics_scan(struct store *s, const struct response_filter *f, unsigne
     if (!c)
         return -1; /* reader_get began the read transaction: every part of the scan is one snapshot
                     */
+    if (store_rollup_zone_ok(s, c, e) < 0)
+        goto done; /* the buckets are another zone's days */
     if (from >= to) {
         ret = 0; /* an empty range */
         goto done;

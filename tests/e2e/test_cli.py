@@ -69,6 +69,28 @@ class CliTest(unittest.TestCase):
         finally:
             server.stop(cleanup=False)
 
+    def test_key_create_leaves_the_rollups_of_a_server_of_another_zone(self):
+        """`polku key create` without the server's POLKU_TZ: the rollups stay of the server's
+        zone (the command used to rebuild them for its own, and the server then back)."""
+        import sqlite3
+        server = Server(["--tz", "Europe/Helsinki"], tmpdir=self.tmp).start()
+        try:
+            p = run("key", "create", "--scope", "read", "--db", self.db)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            time.sleep(1)  # the server's checkpointer looks every 250 ms
+            db = sqlite3.connect(self.db)
+            try:
+                zone = db.execute("SELECT value FROM meta WHERE name = 'rollup_tz'").fetchone()
+            finally:
+                db.close()
+            self.assertEqual(zone, ("Europe/Helsinki",))
+            self.assertNotIn("rebuilding them", server.stderr_text())
+            c = Client(server.port, p.stdout.decode().strip())
+            self.assertEqual(c.get("/v1/metrics").status, 200)
+            c.close()
+        finally:
+            server.stop(cleanup=False)
+
     def test_bootstrap_admin_key_printed_once(self):
         def start():
             env = {k: v for k, v in os.environ.items() if not k.startswith("POLKU_")}

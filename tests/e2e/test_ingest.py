@@ -257,6 +257,93 @@ class RollupRebuildTest(unittest.TestCase):
         admin.close()
         server.stop()
 
+    def test_two_servers_of_two_zones_do_not_rebuild_for_ever(self):
+        """Two servers of different zones on one database (a deploy that changes POLKU_TZ, old
+        and new running at once): each would rebuild the rollups for its own zone whenever the
+        other did. The one that sees them change back soon after its own rebuild gives way: its
+        writes and metrics answer 503 and it is not ready; the other goes on, with metrics of
+        its zone that count every response."""
+        import time
+        rng = random.Random(11)
+        a = Server().start()
+        b = None
+        try:
+            admin_a = a.client()
+            seed_touchpoints(admin_a)
+            items = [random_response(rng, i) for i in range(200)]
+            self.assertEqual(admin_a.post("/v1/responses/batch", {"items": items}).status, 201)
+            b = Server(["--tz", "America/New_York"], admin_key=a.admin_key,
+                       tmpdir=a.tmpdir).start()
+            admin_b = b.client()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                if admin_a.get("/readyz").status == 503 or admin_b.get("/readyz").status == 503:
+                    break
+                time.sleep(0.1)
+            time.sleep(1.5)  # some looks of the checkpointers later: no more rebuilds
+            logs = a.stderr_text() + b.stderr_text()
+            rebuilds = logs.count("rebuilding them")
+            ready = [admin_a.get("/readyz").status, admin_b.get("/readyz").status]
+            self.assertEqual(sorted(ready), [200, 503], logs[-3000:])
+            self.assertLessEqual(rebuilds, 3, logs[-3000:])
+            self.assertIn("another server of that zone uses this database", logs)
+            lost, won = (admin_a, admin_b) if ready[0] == 503 else (admin_b, admin_a)
+            one = dict(items[0], submitted_at="2026-08-03T02:30:00Z")
+            r = lost.post("/v1/responses", one)
+            self.assertEqual(r.status, 503, r)
+            self.assertEqual(r.header("Retry-After"), "1")
+            self.assertEqual(lost.get("/v1/metrics", params={"group_by": "day"}).status, 503)
+            self.assertEqual(won.post("/v1/responses", one).status, 201)
+            self.assertEqual(metrics(won, group_by="day")["total"]["n"], 201)
+            time.sleep(1)
+            self.assertEqual(logs.count("rebuilding them"),
+                             (a.stderr_text() + b.stderr_text()).count("rebuilding them"))
+            admin_a.close()
+            admin_b.close()
+        finally:
+            if b:
+                b.stop(cleanup=False)
+            a.stop()
+
+    def test_zone_look_tried_again_after_a_lock(self):
+        """When another process changes the rollups' zone and then holds the write lock longer
+        than the busy timeout, the server's look fails; it tries again at its next tick (not
+        only at the next commit of another process) and rebuilds them back."""
+        import sqlite3
+        import time
+        server = Server().start()
+        try:
+            admin = server.client()
+            seed_touchpoints(admin)
+            rng = random.Random(12)
+            items = [random_response(rng, i) for i in range(50)]
+            self.assertEqual(admin.post("/v1/responses/batch", {"items": items}).status, 201)
+            before = metrics(admin, group_by="day")
+            db = sqlite3.connect(server.db_path, isolation_level=None, timeout=10)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute("UPDATE meta SET value = 'Asia/Kathmandu' WHERE name = 'rollup_tz'")
+                db.execute("COMMIT")
+                db.execute("BEGIN IMMEDIATE")
+                time.sleep(6.5)  # past the server's 5 s busy timeout
+                db.execute("ROLLBACK")
+                self.assertIn("trying again", server.stderr_text())
+                deadline = time.monotonic() + 10
+                zone = None
+                while time.monotonic() < deadline:
+                    zone = db.execute(
+                        "SELECT value FROM meta WHERE name = 'rollup_tz'").fetchone()[0]
+                    if zone == "UTC":
+                        break
+                    time.sleep(0.1)
+                self.assertEqual(zone, "UTC")
+            finally:
+                db.close()
+            self.assertEqual(metrics(admin, group_by="day"), before)
+            admin.close()
+        finally:
+            server.stop()
+
     def test_rebuild_for_another_zone_while_serving(self):
         """`polku rollup rebuild` with another POLKU_TZ while a server runs: the server sees the
         other process's commit and rebuilds the rollups for its own zone (it adds every response
@@ -279,8 +366,15 @@ class RollupRebuildTest(unittest.TestCase):
             proc = subprocess.run([server.binary, "rollup", "rebuild", "--db", server.db_path],
                                   env=env, capture_output=True, timeout=60)
             self.assertEqual(proc.returncode, 0, proc.stderr)
+            # until the server has rebuilt them back, metrics answer 503 rather than another
+            # zone's days
             deadline = time.monotonic() + 10
-            while metrics(admin, group_by="day") != before and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                r = admin.get("/v1/metrics", params={"group_by": "day"})
+                if r.status == 200 and r.body == before:
+                    break
+                self.assertEqual(r.status, 503, r)
+                self.assertEqual(r.header("Retry-After"), "1")
                 time.sleep(0.05)
             self.assertEqual(metrics(admin, group_by="day"), before)
             db = sqlite3.connect(server.db_path)

@@ -380,7 +380,9 @@ static int id_cmp(const void *a, const void *b)
 /* The ids above after of the responses f's touchpoints hold in f's range, in order, from the day
  * index: per UTC hour of rollup_hour_tp, between the smallest recv_min and the largest recv_max
  * of its touchpoints (bounds: deletes leave them), with the times and the touchpoint tested on
- * the index entries. A new array in *ids. */
+ * the index entries. The seek is by (received_at, submitted_at): where an hour's rows share one
+ * received_at (a batch), only the batch's entries of that hour are read, not all of the batch's
+ * on that day. A new array in *ids. */
 static int list_gather(struct conn *c, const struct response_filter *f, int64_t after,
                        int64_t budget, int64_t **ids, size_t *n, struct err *e)
 {
@@ -399,8 +401,9 @@ static int list_gather(struct conn *c, const struct response_filter *f, int64_t 
     st = conn_stmt(
         c,
         "SELECT r.id FROM responses r INDEXED BY responses_day_arrival WHERE " RESPONSE_DAY " = ?1 "
-        "AND r.received_at >= ?2 AND r.received_at <= ?3 AND r.submitted_at >= ?4 "
-        "AND r.submitted_at < ?5 AND r.id > ?6 AND r.touchpoint_id IN "
+        "AND (r.received_at, r.submitted_at) >= (?2, ?4) AND (r.received_at, r.submitted_at) < "
+        "(?3, ?5) AND r.submitted_at >= ?4 AND r.submitted_at < ?5 AND r.id > ?6 "
+        "AND r.touchpoint_id IN "
         "(SELECT t.id FROM touchpoints t JOIN phases p ON p.id = t.phase_id "
         "JOIN journeys j ON j.id = p.journey_id WHERE (?7 IS NULL OR j.key = ?7) "
         "AND (?8 IS NULL OR p.key = ?8) AND (?9 IS NULL OR t.key = ?9))",

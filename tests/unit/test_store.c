@@ -960,17 +960,45 @@ static int64_t tick_clock(void)
     return 1795000000000LL + __atomic_add_fetch(&tick_ms, 1000, __ATOMIC_SEQ_CST);
 }
 
+/* One write of n responses received together on the day from ds: the first at tp at 07:00, the
+ * others at checkout spread over the day. */
+static void add_mixed_batch(const char *tp, int n, int64_t ds)
+{
+    struct response *rs = xcalloc((size_t)n, sizeof(*rs));
+    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct store_write w = {.responses = rs, .n = (size_t)n, .batch = 1, .done = wait_all_done};
+
+    for (int i = 0; i < n; i++) {
+        response_init(&rs[i]);
+        rs[i].touchpoint = xstrdup(i ? "checkout" : tp);
+        rs[i].nps = i % 11;
+        rs[i].submitted_at = i ? ds + (int64_t)i * (86400000LL / n) : ds + 7 * 3600000LL;
+    }
+    w.ctx = &wa;
+    store_write_submit(st, &w);
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < 1)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    ck_assert_int_eq(w.rc, 0);
+    err_release(&w.err);
+    for (int i = 0; i < n; i++)
+        response_release(&rs[i]);
+    free(rs);
+}
+
 START_TEST(test_list_gathers_sparse_ids)
 {
     const int64_t d0 = 1790812800000LL, day = 86400000LL, hour = 3600000LL;
     struct response_filter lists[] = {
         {.has_from = 1, .has_to = 1, .from = d0, .to = d0 + 1800000, .limit = 50},
         {.touchpoint = "rare", .limit = 50},
-        {.touchpoint = "pair", .limit = 10}};
-    const size_t want[] = {21, 50, 10};
+        {.touchpoint = "pair", .limit = 10},
+        {.touchpoint = "batched", .limit = 50}};
+    const size_t want[] = {21, 50, 10, 50};
     struct response *items;
     size_t n;
-    long ops[2][3];
+    long ops[2][4];
     struct store_options o = {.clock_ms = tick_clock};
     struct err e;
 
@@ -990,6 +1018,10 @@ START_TEST(test_list_gathers_sparse_ids)
         add_batch("checkout", 2000, d0 + 15 * day + k * hour, 1800);
         add_batch("pair", 1, d0 + 15 * day + k * hour + 59 * 60000, 0);
     }
+    /* a touchpoint whose every response came in a batch of 400, with checkout's of its day */
+    add_touchpoint("batched", "purchase", "consideration");
+    for (int k = 0; k < 60; k++)
+        add_mixed_batch("batched", 400, d0 + (40 + k) * day);
     add_batch("checkout", 1, d0 + 25 * 60000, 0);
     /* the pair's page after its 26th response */
     st->opts.list_plan = LIST_WALK;
@@ -1002,7 +1034,7 @@ START_TEST(test_list_gathers_sparse_ids)
         response_release(&items[i]);
     free(items);
     for (int plan = 0; plan < 2; plan++) {
-        for (size_t q = 0; q < 3; q++) {
+        for (size_t q = 0; q < 4; q++) {
             struct conn *c = reader_get(st, &e);
 
             /* the next list borrows this connection again (the last one returned) */
@@ -1025,6 +1057,9 @@ START_TEST(test_list_gathers_sparse_ids)
                   ops[1][0]);
     ck_assert_msg(ops[0][1] * 2 < ops[1][1], "rare touchpoint: %ld VM steps, %ld walking",
                   ops[0][1], ops[1][1]);
+    /* the seek by (received_at, submitted_at) reads the batch's entries of the hour only */
+    ck_assert_msg(ops[0][3] * 3 < ops[1][3] * 2, "batched touchpoint: %ld VM steps, %ld walking",
+                  ops[0][3], ops[1][3]);
     ck_assert_msg(ops[0][2] < ops[1][2] * 5 / 2, "deep page of pairs: %ld VM steps, %ld walking",
                   ops[0][2], ops[1][2]);
     err_release(&e);

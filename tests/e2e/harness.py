@@ -34,6 +34,17 @@ _live = set()
 _tmpdirs = set()  # every directory a Server made; removed when the run ends
 
 
+def rollup_zone(db_path):
+    """The time zone the database's rollups were built for (meta.rollup_tz), read directly."""
+    import sqlite3
+    db = sqlite3.connect(db_path)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE name = 'rollup_tz'").fetchone()
+    finally:
+        db.close()
+    return row[0] if row else None
+
+
 def binary_path():
     """The binary under test: $POLKU_E2E_BINARY (set by run.py) or build/polku-san."""
     path = os.environ.get("POLKU_E2E_BINARY") or os.path.join(REPO, "build", "polku-san")

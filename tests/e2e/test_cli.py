@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Client, Server, binary_path
+from harness import Client, Server, binary_path, rollup_zone
 
 
 def run(*args, env=None, timeout=60):
@@ -72,18 +72,12 @@ class CliTest(unittest.TestCase):
     def test_key_create_leaves_the_rollups_of_a_server_of_another_zone(self):
         """`polku key create` without the server's POLKU_TZ: the rollups stay of the server's
         zone (the command used to rebuild them for its own, and the server then back)."""
-        import sqlite3
         server = Server(["--tz", "Europe/Helsinki"], tmpdir=self.tmp).start()
         try:
             p = run("key", "create", "--scope", "read", "--db", self.db)
             self.assertEqual(p.returncode, 0, p.stderr)
             time.sleep(1)  # the server's checkpointer looks every 250 ms
-            db = sqlite3.connect(self.db)
-            try:
-                zone = db.execute("SELECT value FROM meta WHERE name = 'rollup_tz'").fetchone()
-            finally:
-                db.close()
-            self.assertEqual(zone, ("Europe/Helsinki",))
+            self.assertEqual(rollup_zone(self.db), "Europe/Helsinki")
             self.assertNotIn("rebuilding them", server.stderr_text())
             c = Client(server.port, p.stdout.decode().strip())
             self.assertEqual(c.get("/v1/metrics").status, 200)

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import unittest
 
-from harness import Client, Server, ServerTestCase
+from harness import Client, Server, ServerTestCase, rollup_zone
 
 TOUCHPOINTS = [("checkout", "purchase", "purchase"), ("delivery", "purchase", "ownership"),
                ("onboarding", "rean", "activate")]
@@ -349,7 +349,6 @@ class RollupRebuildTest(unittest.TestCase):
         other process's commit and rebuilds the rollups for its own zone (it adds every response
         to its own zone's buckets), so its metrics are right again within a moment and stay
         right for later responses."""
-        import sqlite3
         import time
         rng = random.Random(9)
         server = Server().start()
@@ -377,12 +376,7 @@ class RollupRebuildTest(unittest.TestCase):
                 self.assertEqual(r.header("Retry-After"), "1")
                 time.sleep(0.05)
             self.assertEqual(metrics(admin, group_by="day"), before)
-            db = sqlite3.connect(server.db_path)
-            try:
-                zone = db.execute("SELECT value FROM meta WHERE name = 'rollup_tz'").fetchone()
-            finally:
-                db.close()
-            self.assertEqual(zone, ("UTC",))
+            self.assertEqual(rollup_zone(server.db_path), "UTC")
             item = dict(items[0], submitted_at="2026-08-03T02:30:00Z")
             item.pop("idempotency_key", None)
             self.assertEqual(admin.post("/v1/responses", item).status, 201)

@@ -673,13 +673,30 @@ START_TEST(test_part_with_many_keys)
 }
 END_TEST
 
+/* Submits rs (n responses, new) as one write, waits for it to commit, and frees them. */
+static void write_batch(struct response *rs, int n)
+{
+    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    struct store_write w = {
+        .responses = rs, .n = (size_t)n, .batch = 1, .done = wait_all_done, .ctx = &wa};
+
+    store_write_submit(st, &w);
+    pthread_mutex_lock(&wa.lock);
+    while (wa.done < 1)
+        pthread_cond_wait(&wa.cond, &wa.lock);
+    pthread_mutex_unlock(&wa.lock);
+    ck_assert_int_eq(w.rc, 0);
+    err_release(&w.err);
+    for (int i = 0; i < n; i++)
+        response_release(&rs[i]);
+    free(rs);
+}
+
 /* Submits one write of n responses on touchpoint tp, submitted at at + i * step, channel web
  * for even i and email for odd, customer c1 to c4 for i % 5 (none for 0), and waits for it. */
 static void add_batch(const char *tp, int n, int64_t at, int64_t step)
 {
     struct response *rs = xcalloc((size_t)n, sizeof(*rs));
-    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    struct store_write w = {.responses = rs, .n = (size_t)n, .batch = 1};
 
     for (int i = 0; i < n; i++) {
         response_init(&rs[i]);
@@ -694,18 +711,7 @@ static void add_batch(const char *tp, int n, int64_t at, int64_t step)
         rs[i].nps = i % 11;
         rs[i].submitted_at = at + i * step;
     }
-    w.done = wait_all_done;
-    w.ctx = &wa;
-    store_write_submit(st, &w);
-    pthread_mutex_lock(&wa.lock);
-    while (wa.done < 1)
-        pthread_cond_wait(&wa.cond, &wa.lock);
-    pthread_mutex_unlock(&wa.lock);
-    ck_assert_int_eq(w.rc, 0);
-    err_release(&w.err);
-    for (int i = 0; i < n; i++)
-        response_release(&rs[i]);
-    free(rs);
+    write_batch(rs, n);
 }
 
 static int count_steps(void *p)
@@ -965,8 +971,6 @@ static int64_t tick_clock(void)
 static void add_mixed_batch(const char *tp, int n, int64_t ds)
 {
     struct response *rs = xcalloc((size_t)n, sizeof(*rs));
-    struct wait_all wa = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    struct store_write w = {.responses = rs, .n = (size_t)n, .batch = 1, .done = wait_all_done};
 
     for (int i = 0; i < n; i++) {
         response_init(&rs[i]);
@@ -974,17 +978,7 @@ static void add_mixed_batch(const char *tp, int n, int64_t ds)
         rs[i].nps = i % 11;
         rs[i].submitted_at = i ? ds + (int64_t)i * (86400000LL / n) : ds + 7 * 3600000LL;
     }
-    w.ctx = &wa;
-    store_write_submit(st, &w);
-    pthread_mutex_lock(&wa.lock);
-    while (wa.done < 1)
-        pthread_cond_wait(&wa.cond, &wa.lock);
-    pthread_mutex_unlock(&wa.lock);
-    ck_assert_int_eq(w.rc, 0);
-    err_release(&w.err);
-    for (int i = 0; i < n; i++)
-        response_release(&rs[i]);
-    free(rs);
+    write_batch(rs, n);
 }
 
 START_TEST(test_list_gathers_sparse_ids)

@@ -549,25 +549,33 @@ static void sql_tz(sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text(ctx, store_tz_name(), -1, SQLITE_TRANSIENT);
 }
 
-int store_rollup_zone_ok(struct store *s, struct conn *c, struct err *e)
+int rollup_zone_same(struct conn *c, char *built, size_t size, struct err *e)
 {
-    sqlite3_stmt *st;
+    sqlite3_stmt *st = conn_stmt(c, "SELECT value FROM meta WHERE name = 'rollup_tz'", e);
+    const unsigned char *value;
     int rc, same;
 
-    if (s->opts.leave_rollups)
-        return 0;
-    /* bound, not polku_tz(): that function is the writer's only */
-    st = conn_stmt(c, "SELECT value = ?1 FROM meta WHERE name = 'rollup_tz'", e);
     if (!st)
         return -1;
-    bind_text(st, 1, store_tz_name());
     rc = sqlite3_step(st);
-    same = rc == SQLITE_ROW && sqlite3_column_int(st, 0);
+    value = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+    same = value && strcmp((const char *)value, store_tz_name()) == 0;
+    if (built)
+        snprintf(built, size, "%s", value ? (const char *)value : "");
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return store_sqlerr(e, c->db, rc, "rollup time zone");
-    if (same)
+    return same;
+}
+
+int store_rollup_zone_ok(struct store *s, struct conn *c, struct err *e)
+{
+    int same;
+
+    if (s->opts.leave_rollups)
         return 0;
+    if ((same = rollup_zone_same(c, NULL, 0, e)) != 0)
+        return same > 0 ? 0 : -1;
     if (atomic_load(&s->zone_lost))
         return err_set(e, ERR_UNAVAILABLE,
                        "another server reports in another time zone on this database: this one "
@@ -587,30 +595,19 @@ static int rebuild_stop(void *arg)
 int store_rollup_zone_check(struct store *s, struct err *e)
 {
     struct conn *c = writer_begin_unzoned(s, e);
-    sqlite3_stmt *st;
     char built[64] = "";
-    int rc, ok = 0, ret = -1;
+    int same, ok = 0, ret = -1;
 
     if (!c)
         return -1;
     /* one transaction: no commit of another process can come between the look and the
      * rebuild */
-    st = conn_stmt(c, "SELECT value, value = polku_tz() FROM meta WHERE name = 'rollup_tz'", e);
-    if (!st)
+    if ((same = rollup_zone_same(c, built, sizeof(built), e)) < 0)
         goto done;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_int(st, 1)) {
-        sqlite3_reset(st);
+    if (same) {
         if (atomic_exchange(&s->zone_lost, 0))
             log_info("the rollups are of the time zone %s again: taking writes", store_tz_name());
         ret = 0; /* nothing to do, nothing to commit */
-        goto done;
-    }
-    if (rc == SQLITE_ROW)
-        snprintf(built, sizeof(built), "%s", (const char *)sqlite3_column_text(st, 0));
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        store_sqlerr(e, c->db, rc, "rollup time zone");
         goto done;
     }
     if (atomic_load(&s->zone_lost)) {

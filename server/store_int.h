@@ -172,23 +172,9 @@ struct conn *writer_begin_unchecked(struct store *s, struct err *e);
  * releases the write lock. Returns 0 when committed. */
 int writer_end(struct store *s, int ok, struct err *e);
 
-/* How a list of responses finds its rows (store_responses_list). LIST_WALK walks the ids in
- * order from the cursor, testing each row: cheap when the matches are dense in the ids it
- * walks. LIST_GATHER gathers the ids of the list's touchpoints and UTC hours from the day
- * index (within rollup_hour_tp's received_at bounds), sorts them and reads those rows: for a
- * rare touchpoint, or an old range whose days also hold responses imported much later (their
- * ids are the newest, so the walk crossed the whole table). A list first walks
- * LIST_WALK_FIRST ids (or 8 times its limit); if that does not fill the page, list_plan
- * compares walk, an estimate of the ids the rest of the walk would read, with gathering, from
- * the rollups' counts: LIST_WALK, LIST_GATHER, or -1 on error. */
+/* How a list of responses finds its rows (store_responses_list; store_options.list_plan forces
+ * one, for tests): walking the ids in order, or gathering them from the day index. */
 enum { LIST_WALK = 1, LIST_GATHER = 2 };
-#define LIST_WALK_FIRST       4096
-#define LIST_WALK_STEPS       6     /* SQLite VM steps a walked row costs, about */
-#define LIST_GATHER_MAX       65536 /* ids gathered at most, else the walk */
-#define LIST_GATHER_HOURS     1024  /* hours read at most, else the walk */
-#define LIST_GATHER_HOURS_SQL "1025"
-#define LIST_GATHER_RATIO     4 /* the gathering must look this much cheaper */
-int list_plan(struct conn *c, const struct response_filter *f, int64_t walk, struct err *e);
 
 /* Rebuilds the rollups, in one write transaction with the look, when meta.rollup_tz is not
  * this server's zone: at start (POLKU_TZ changed), and when another process rebuilt them for
@@ -202,6 +188,10 @@ int list_plan(struct conn *c, const struct response_filter *f, int64_t walk, str
  * error (the checkpointer tries again). */
 #define ZONE_FIGHT_MS (10 * 60 * 1000)
 int store_rollup_zone_check(struct store *s, struct err *e);
+/* Whether the rollups are of this process's zone (meta.rollup_tz): 1, or 0 with their zone in
+ * built ("" when none is recorded; built may be NULL), or -1 on error. On c, inside a
+ * transaction. */
+int rollup_zone_same(struct conn *c, char *built, size_t size, struct err *e);
 /* 0 when the rollups are of this process's zone (or it leaves them), else -1 with
  * ERR_UNAVAILABLE. On c, inside a transaction. */
 int store_rollup_zone_ok(struct store *s, struct conn *c, struct err *e);

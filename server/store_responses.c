@@ -259,9 +259,6 @@ int store_response_delete(struct store *s, int64_t id, struct err *e)
 
 #define HOUR_MS 3600000LL
 
-/* Whether the rollups' days are of the zone this process reports in (?6). */
-#define LIST_SAME_ZONE "coalesce((SELECT value FROM meta WHERE name = 'rollup_tz') = ?6, 0)"
-
 /* Local days before and after any stored response. */
 #define DAY_MIN (-1000000LL)
 #define DAY_MAX 10000000LL
@@ -280,26 +277,26 @@ static int list_id_bounds(struct conn *c, const struct response_filter *f, int64
     int by_tp = f->journey || f->phase || f->touchpoint;
     sqlite3_stmt *st;
     int64_t first = INT64_MAX, largest = INT64_MAX;
-    int rc, same_zone;
+    int rc;
 
     if (!by_tp && !f->has_from && !f->has_to)
         return 0; /* every id */
+    if ((rc = rollup_zone_same(c, NULL, 0, e)) <= 0)
+        return rc; /* another zone's days: every id */
     st = conn_stmt(c,
-                   by_tp ? "SELECT min(d.min_id), max(d.max_id), " LIST_SAME_ZONE
-                           " FROM rollup_day_tp d "
+                   by_tp ? "SELECT min(d.min_id), max(d.max_id) FROM rollup_day_tp d "
                            "JOIN touchpoints t ON t.id = d.touchpoint_id "
                            "JOIN phases p ON p.id = t.phase_id "
                            "JOIN journeys j ON j.id = p.journey_id "
                            "WHERE d.day >= ?1 AND d.day <= ?2 AND (?3 IS NULL OR j.key = ?3) "
                            "AND (?4 IS NULL OR p.key = ?4) AND (?5 IS NULL OR t.key = ?5)"
-                         : "SELECT min(min_id), max(max_id), " LIST_SAME_ZONE
-                           " FROM rollup_day_arrival WHERE day >= ?1 AND day <= ?2",
+                         : "SELECT min(min_id), max(max_id) FROM rollup_day_arrival "
+                           "WHERE day >= ?1 AND day <= ?2",
                    e);
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, f->has_from ? util_local_day(f->from) : DAY_MIN);
     sqlite3_bind_int64(st, 2, f->has_to ? util_local_day(f->to - 1) : DAY_MAX);
-    bind_text(st, 6, store_tz_name());
     if (by_tp) {
         bind_text(st, 3, f->journey);
         bind_text(st, 4, f->phase);
@@ -310,12 +307,9 @@ static int list_id_bounds(struct conn *c, const struct response_filter *f, int64
         first = sqlite3_column_int64(st, 0);
         largest = sqlite3_column_int64(st, 1);
     }
-    same_zone = rc == SQLITE_ROW && sqlite3_column_int(st, 2);
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
         return store_sqlerr(e, c->db, rc, "response list");
-    if (!same_zone)
-        return 0;
     if (first == INT64_MAX)
         return 1; /* no responses on those days */
     if (first - 1 > *after)
@@ -343,7 +337,23 @@ static void list_hours_bind(sqlite3_stmt *st, const struct response_filter *f)
     bind_text(st, 5, f->touchpoint);
 }
 
-int list_plan(struct conn *c, const struct response_filter *f, int64_t walk, struct err *e)
+/* How a list of responses finds its rows (store_responses_list). LIST_WALK walks the ids in
+ * order from the cursor, testing each row: cheap when the matches are dense in the ids it
+ * walks. LIST_GATHER gathers the ids of the list's touchpoints and UTC hours from the day
+ * index (within rollup_hour_tp's received_at bounds), sorts them and reads those rows: for a
+ * rare touchpoint, or an old range whose days also hold responses imported much later (their
+ * ids are the newest, so the walk crossed the whole table). A list first walks
+ * LIST_WALK_FIRST ids (or 8 times its limit); if that does not fill the page, list_plan
+ * compares walk, an estimate of the ids the rest of the walk would read, with gathering, from
+ * the rollups' counts: LIST_WALK, LIST_GATHER, or -1 on error. */
+#define LIST_WALK_FIRST       4096
+#define LIST_WALK_STEPS       6     /* SQLite VM steps a walked row costs, about */
+#define LIST_GATHER_MAX       65536 /* ids gathered at most, else the walk */
+#define LIST_GATHER_HOURS     1024  /* hours read at most, else the walk */
+#define LIST_GATHER_HOURS_SQL "1025"
+#define LIST_GATHER_RATIO     4 /* the gathering must look this much cheaper */
+
+static int list_plan(struct conn *c, const struct response_filter *f, int64_t walk, struct err *e)
 {
     sqlite3_stmt *st = conn_stmt(c,
                                  "SELECT coalesce(sum(n), 0), count(*) FROM (SELECT h.n " LIST_HOURS
@@ -528,7 +538,7 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
                          size_t *n, struct err *e)
 {
     struct conn *c = reader_get(s, e);
-    int64_t after = f->after_id, last = INT64_MAX, stop, budget;
+    int64_t after = f->after_id, last = INT64_MAX, stop, stretch;
     int ret = -1, rc, plan;
 
     *items = NULL;
@@ -546,20 +556,21 @@ int store_responses_list(struct store *s, const struct response_filter *f, struc
     /* Walk a stretch of ids first: dense matches fill the page there. Only when they do not
      * does the rest of the walk, estimated from the matches found so far, compete with
      * gathering the ids from the day index. */
-    budget = f->limit * 8 > LIST_WALK_FIRST ? f->limit * 8 : LIST_WALK_FIRST;
-    stop = s->opts.list_plan == LIST_WALK || last - after <= budget ? last : after + budget;
+    stretch = f->limit * 8 > LIST_WALK_FIRST ? f->limit * 8 : LIST_WALK_FIRST;
+    stop = s->opts.list_plan == LIST_WALK || last - after <= stretch ? last : after + stretch;
     if (f->customer)
         stop = last; /* the walk goes through the index of customers: the customer's rows only */
     if (list_walk(c, f, after, stop, items, n, e) < 0)
         goto done;
     if (*n < (size_t)f->limit && stop < last) {
-        int64_t walk = last - stop; /* the rest of the ids, at most */
+        /* the rest of the ids, at most (no bound: another zone's rollups); fewer at the
+         * density of the matches found in the stretch */
+        int64_t walk = last - stop, rest = f->limit - (int64_t)*n;
 
         if (walk > INT64_MAX / LIST_WALK_STEPS)
-            walk = INT64_MAX / LIST_WALK_STEPS; /* no bound (another zone's rollups) */
-
-        if (*n > 0 && ((int64_t)f->limit - (int64_t)*n) * (budget / (int64_t)*n) < walk)
-            walk = ((int64_t)f->limit - (int64_t)*n) * (budget / (int64_t)*n);
+            walk = INT64_MAX / LIST_WALK_STEPS;
+        if (*n > 0 && rest * (stretch / (int64_t)*n) < walk)
+            walk = rest * (stretch / (int64_t)*n);
         if ((plan = list_plan(c, f, walk, e)) < 0)
             goto done;
         /* The gathering may meet many rows of other touchpoints or hours in the day index

@@ -115,6 +115,9 @@ void store_vfs_counts(uint64_t *gathered, uint64_t *written);
  * would (the writes before them are made). A commit at synchronous=FULL syncs the WAL before it
  * publishes its frames, so that commit fails; so may a checkpoint, which syncs the WAL too. */
 void store_vfs_fail_syncs(int n);
+/* Tests: the next n writes to a WAL file (gathered runs) fail with SQLITE_FULL before writing
+ * anything, as on a full disk. A commit writes its frames at its sync, so that commit fails. */
+void store_vfs_fail_writes(int n);
 /* Reads a rollup row's n (column col_n) and histogram BLOB (col_h) into h; -1 when the BLOB
  * is not a histogram. */
 int rollup_hist_read(sqlite3_stmt *st, int col_n, int col_h, struct hist *h);

@@ -58,20 +58,42 @@ static pthread_mutex_t wb_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wb_file *wb_pending;
 static _Atomic uint64_t wb_gathered, wb_written; /* WAL writes taken into buffers; flushes */
 static _Atomic int wb_fail_syncs;                /* tests: WAL syncs still to fail */
+static _Atomic int wb_fail_writes;               /* tests: WAL writes still to fail (disk full) */
 
 static struct wb_file *wb(sqlite3_file *f)
 {
     return (struct wb_file *)(void *)f;
 }
 
-/* Writes the buffer of f, if it holds anything. */
+/* Takes one of the failures a test asked for in *counter, if any is left. */
+static int wb_take_failure(const struct wb_file *f, _Atomic int *counter)
+{
+    int fail = atomic_load(counter);
+
+    while (f->wal && fail > 0)
+        if (atomic_compare_exchange_weak(counter, &fail, fail - 1))
+            return 1;
+    return 0;
+}
+
+/* Writes to the file itself; a test's full disk fails the write before anything is written. */
+static int wb_write_real(struct wb_file *f, const void *data, int amt, sqlite3_int64 off)
+{
+    if (wb_take_failure(f, &wb_fail_writes))
+        return SQLITE_FULL;
+    return f->real->pMethods->xWrite(f->real, data, amt, off);
+}
+
+/* Writes the buffer of f, if it holds anything. On failure the bytes are dropped, not kept for
+ * a later flush: SQLite rolls the transaction back and writes its frames again at the same
+ * offsets, which stale bytes written later would overwrite. */
 static int wb_flush(struct wb_file *f)
 {
     int rc;
 
     if (f->len == 0)
         return SQLITE_OK;
-    rc = f->real->pMethods->xWrite(f->real, f->buf, (int)f->len, f->off);
+    rc = wb_write_real(f, f->buf, (int)f->len, f->off);
     if (rc == SQLITE_OK)
         atomic_fetch_add(&wb_written, 1);
     f->len = 0;
@@ -117,7 +139,7 @@ static int wb_write(sqlite3_file *pf, const void *data, int amt, sqlite3_int64 o
         f->buf = malloc(WALBUF_MAX); /* without it, writes go straight through */
     if (!f->wal || !f->buf || amt <= 0 || amt > WALBUF_MAX) {
         rc = wb_flush(f);
-        return rc != SQLITE_OK ? rc : f->real->pMethods->xWrite(f->real, data, amt, off);
+        return rc != SQLITE_OK ? rc : wb_write_real(f, data, amt, off);
     }
     if (f->len > 0 &&
         (off != f->off + (sqlite3_int64)f->len || f->len + (size_t)amt > WALBUF_MAX)) {
@@ -153,15 +175,13 @@ static int wb_truncate(sqlite3_file *pf, sqlite3_int64 size)
 static int wb_sync(sqlite3_file *pf, int flags)
 {
     struct wb_file *f = wb(pf);
-    int rc = wb_flush(f), fail;
+    int rc = wb_flush(f);
 
     if (rc != SQLITE_OK)
         return rc;
     /* a test's failed fsync, as the disk would report it (after the writes were made) */
-    fail = atomic_load(&wb_fail_syncs);
-    while (f->wal && fail > 0)
-        if (atomic_compare_exchange_weak(&wb_fail_syncs, &fail, fail - 1))
-            return SQLITE_IOERR_FSYNC;
+    if (wb_take_failure(f, &wb_fail_syncs))
+        return SQLITE_IOERR_FSYNC;
     return f->real->pMethods->xSync(f->real, flags);
 }
 
@@ -374,6 +394,11 @@ void store_vfs_counts(uint64_t *gathered, uint64_t *written)
 void store_vfs_fail_syncs(int n)
 {
     atomic_store(&wb_fail_syncs, n);
+}
+
+void store_vfs_fail_writes(int n)
+{
+    atomic_store(&wb_fail_writes, n);
 }
 
 int store_vfs_register(void)

@@ -1179,6 +1179,17 @@ static void gate_release(struct gate *g, struct wait_all *wa, int n)
  * one refused for an Idempotency-Key that the failed transaction itself recorded: its replay
  * would answer with a response that is not stored. Nothing of it is stored, and the store
  * goes on. */
+/* The two ways a commit fails on the disk's side, for test_commit_failure_fails_every_write
+ * (its loop index): the fsync fails after the frames were written, or the frames cannot be
+ * written at all (a full disk). */
+static void fail_commits(int how, int n)
+{
+    if (how == 0)
+        store_vfs_fail_syncs(n);
+    else
+        store_vfs_fail_writes(n);
+}
+
 START_TEST(test_commit_failure_fails_every_write)
 {
     struct idem_replay rec = {0}, found = {0};
@@ -1203,14 +1214,16 @@ START_TEST(test_commit_failure_fails_every_write)
     v = store_data_version(st);
     for (int i = 1; i < 4; i++)
         store_write_submit(st, &w[i]);
-    store_vfs_fail_syncs(1);
+    fail_commits(_i, 1);
     gate_release(&g, &wa, 3);
-    store_vfs_fail_syncs(0);
+    fail_commits(_i, 0);
 
     ck_assert_int_eq(w[0].rc, 0);
     for (int i = 1; i < 4; i++) {
         ck_assert_int_eq(w[i].rc, -1);
         ck_assert_int_eq(w[i].err.code, ERR_UNAVAILABLE); /* w[2]: not ERR_CONFLICT */
+        if (_i == 1)
+            ck_assert_ptr_nonnull(strstr(w[i].err.detail, "full"));
     }
     ck_assert_uint_eq(store_data_version(st), v);
     err_init(&e);
@@ -2200,7 +2213,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_part_with_many_keys);
     tcase_add_test(tc, test_list_with_rollups_of_another_zone);
     tcase_add_test(tc, test_idempotency_same_transaction);
-    tcase_add_test(tc, test_commit_failure_fails_every_write);
+    tcase_add_loop_test(tc, test_commit_failure_fails_every_write, 0, 2); /* fsync, full disk */
     tcase_add_test(tc, test_statements_built_per_request);
     tcase_add_test(tc, test_scan_many_touchpoints);
     tcase_add_test(tc, test_idempotency_fingerprint_collision);

@@ -21,6 +21,9 @@
  *   35.3k/s against 35.2k/s, no difference.
  * - sleeping up to 200-500 us before a transaction to gather more writes: less CPU per
  *   response, fewer responses per second (28.2k and 26.3k/s against 32.2k/s).
+ * The ceiling of all such schemes here: a build that skips every fsync (not durable) ran the
+ * bench's ingest at 41.4k/s against 37.2k/s durable and 6.2k/s with commit_each (interleaved
+ * medians), 6.7x: the rest of the way to the issue's 8x is CPU, not the fsync (docs/NOTES.md).
  * At 35k/s a cycle of the writer is about 0.5 ms for 18 writes: 75 us of inserts, 75 us of
  * rollup upserts, 300 us of COMMIT (about 40 WAL pages and the fdatasync) and 40 us waking the
  * connections.

@@ -10,6 +10,7 @@
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -382,6 +383,27 @@ static size_t http_unescape(void *cls, struct MHD_Connection *conn, char *s)
     return (size_t)(wr - s);
 }
 
+/* Whether a Content-Length header (digits; anything else is libmicrohttpd's to refuse) declares
+ * more than limit bytes: read with saturation, so that a length too large for any integer type
+ * is refused at once as well instead of waiting for its body. */
+static int content_length_over(const char *cl, size_t limit)
+{
+    unsigned long long v = 0;
+
+    if (!cl || !*cl)
+        return 0;
+    for (; *cl; cl++) {
+        if (*cl < '0' || *cl > '9')
+            return 0;
+        if (v > (ULLONG_MAX - 9) / 10)
+            return 1;
+        v = v * 10 + (unsigned long long)(*cl - '0');
+        if (v > limit)
+            return 1;
+    }
+    return 0;
+}
+
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const char *url,
                                    const char *method, const char *version, const char *upload_data,
                                    size_t *upload_data_size, void **req_cls)
@@ -392,8 +414,6 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
     (void)version;
     if (!r) {
         const char *cl;
-        long long n;
-
         r = xcalloc(1, sizeof(*r));
         r->http = h;
         r->conn = conn;
@@ -412,8 +432,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *conn, const
                 r->limit = limit;
         }
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && util_parse_int(cl, 0, (long long)1 << 62, &n) == 0 &&
-            (unsigned long long)n > r->limit) {
+        if (content_length_over(cl, r->limit)) {
             /* Refuse before reading: queueing now closes the connection after the reply. */
             r->too_large = 1;
             r->discarded = DISCARD_MAX; /* nothing more is read */

@@ -430,17 +430,20 @@ class BodyLimitDefaultTest(RejectionMixin, ServerTestCase):
         self.assertEqual(self.admin.get("/healthz").status, 200)
 
     def test_declared_length_over_limit(self):
-        """A Content-Length over the limit is refused before the body is read."""
-        raw = ("POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-               "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
-               "Content-Length: 100000000\r\n\r\n{\"touchpoint\":" % (self.port,
-                                                                   self.server.admin_key)).encode()
-        out = self.admin.raw_exchange(raw, timeout=10)
-        parsed = parse_raw_response(out)
-        self.assertIsNotNone(parsed, "no HTTP response: %r" % out[:200])
-        status, headers, body = parsed
-        self.assertEqual(status, 413, out[:300])
-        self.assertEqual(headers.get("content-type"), "application/problem+json")
+        """A Content-Length over the limit is refused before the body is read, also one too
+        large for a signed 64-bit integer (it waited for its body; found by a fuzzing helper)."""
+        for length in ("100000000", "4611686018427387905", "18446744073709551615"):
+            with self.subTest(length=length):
+                raw = ("POST /v1/responses HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                       "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+                       "Content-Length: %s\r\n\r\n{\"touchpoint\":"
+                       % (self.port, self.server.admin_key, length)).encode()
+                out = self.admin.raw_exchange(raw, timeout=10)
+                parsed = parse_raw_response(out)
+                self.assertIsNotNone(parsed, "no HTTP response: %r" % out[:200])
+                status, headers, body = parsed
+                self.assertEqual(status, 413, out[:300])
+                self.assertEqual(headers.get("content-type"), "application/problem+json")
         self.assertNothingStored()
 
     def test_chunked_over_limit(self):

@@ -52,6 +52,10 @@ static const struct option_def options[] = {
     {"--idempotency-ttl", "POLKU_IDEMPOTENCY_TTL", OPT_UINT, OFF(idempotency_ttl_s), 1,
      10 * 366 * 86400,
      "seconds an Idempotency-Key is remembered and replayed (default 86400, 24 hours)"},
+    {"--idempotency-memory", "POLKU_IDEMPOTENCY_MEMORY", OPT_UINT, OFF(idempotency_memory), 1,
+     10000000,
+     "recent Idempotency-Keys whose fingerprints are kept in memory, 16-40 bytes each; older "
+     "ones are indexed on disk (default 400000)"},
     {"--access-log", "POLKU_ACCESS_LOG", OPT_BOOL, OFF(access_log), 0, 1,
      "log one line per request: 1 or 0 (default 1)"},
     {"--scope", NULL, OPT_STR, OFF(scope), 0, 0, "key create: submit, read, write or admin"},
@@ -115,6 +119,7 @@ int config_load(struct config *c, int argc, char **argv, int first, struct err *
     c->checkpoint_pages = 40000;
     c->checkpoint_stall_ms = 5;
     c->idempotency_ttl_s = 86400;
+    c->idempotency_memory = 400000;
     c->access_log = 1;
     admin = getenv("POLKU_ADMIN_KEY");
     if (admin && *admin)

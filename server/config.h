@@ -21,6 +21,7 @@ struct config {
     unsigned checkpoint_pages;    /* POLKU_CHECKPOINT_PAGES: WAL pages that call for one */
     unsigned checkpoint_stall_ms; /* POLKU_CHECKPOINT_STALL_MS: 0 = always in the background */
     unsigned idempotency_ttl_s;   /* POLKU_IDEMPOTENCY_TTL, seconds */
+    unsigned idempotency_memory;  /* POLKU_IDEMPOTENCY_MEMORY: fingerprints held in memory */
     int access_log;
     /* key create */
     char *scope, *name;

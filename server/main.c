@@ -124,6 +124,7 @@ static int main_serve(const struct config *c, struct err *e)
     so.ckpt_soft_pages = (int)c->checkpoint_pages;
     so.ckpt_stall_us = c->checkpoint_stall_ms ? (int)c->checkpoint_stall_ms * 1000 : -1;
     so.idem_ttl_ms = (int64_t)c->idempotency_ttl_s * 1000;
+    so.idem_mem_max = c->idempotency_memory;
     auth_init(&auth, NULL, c->admin_key);
     if (store_open(c->db, &so, &s, e) < 0)
         goto done;

@@ -689,6 +689,9 @@ int store_open(const char *path, const struct store_options *opts, struct store 
         goto fail;
     if (!s->opts.leave_rollups && store_rollup_zone_check(s, e) < 0)
         goto fail;
+    s->idem = idem_mem_new(s->opts.idem_mem_max);
+    if (idem_mem_load(s->writer, s->idem, e) < 0)
+        goto fail;
     s->zone_rebuilt_ms = 0; /* a rebuild at start is no sign of another server */
     /* The writer keeps a larger page cache: its B-tree pages are touched again and again.
      * Checkpoints: store_checkpoint.c (its WAL hook replaces wal_autocheckpoint). */
@@ -720,6 +723,7 @@ void store_close(struct store *s)
     pthread_mutex_destroy(&s->write_lock);
     pthread_mutex_destroy(&s->pool_lock);
     rollup_acc_free(s->rollups);
+    idem_mem_free(s->idem);
     pthread_mutex_destroy(&s->queue_lock);
     pthread_cond_destroy(&s->queue_cond);
     free(s->path);

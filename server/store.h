@@ -35,6 +35,9 @@ struct store_options {
                           * checkpointer thread: 5,000; -1 moves them at once */
     /* How long an Idempotency-Key is remembered, in ms; 0 for STORE_IDEM_TTL_MS. */
     int64_t idem_ttl_ms;
+    /* How many recent idempotency fingerprints the writer keeps in memory before it merges
+     * the oldest into the index (store_idem.c); 0 for IDEM_MEM_MAX. Tests make it small. */
+    size_t idem_mem_max;
     /* The writer's clock (received_at of responses, ms); NULL for util_now_ms. Tests set it. */
     int64_t (*clock_ms)(void);
     /* Leave the rollups in whatever zone they were built for: no rebuild at open, no guard on

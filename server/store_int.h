@@ -63,6 +63,7 @@ struct store {
     struct store_write *queue_head, *queue_tail;
     int stopping;
     struct rollup_acc *rollups; /* the writer's, reset for every transaction */
+    struct idem_mem *idem;      /* recent idempotency fingerprints (store_idem.c), write_lock */
     int writer_unchecked;       /* under write_lock: foreign keys off (writer_begin_unchecked) */
     /* The rollups' zone (store_rollup_zone_check): */
     _Atomic int zone_stale;  /* a write found them of another zone: check now */
@@ -127,23 +128,38 @@ int rollup_hist_read(sqlite3_stmt *st, int col_n, int col_h, struct hist *h);
  * the write was refused before changing anything, or STORE_WRITE_BROKEN when it failed half
  * way (the transaction must be rolled back). */
 #define STORE_WRITE_BROKEN (-2)
-int store_write_apply(struct conn *c, struct store_write *w, int64_t now, int64_t idem_ttl_ms);
+int store_write_apply(struct conn *c, struct idem_mem *m, struct store_write *w, int64_t now,
+                      int64_t idem_ttl_ms);
 
-/* Idempotency records (store_idem.c). idem_fp is the 64-bit fingerprint of (principal, key)
- * that the records' index holds; idem_register adds it as polku_idem_fp(principal, key).
- * fp is idem_fp of the key, computed once by the caller. idem_find tells whether a key is
- * recorded since `since` (ms; committed or earlier in the open
- * transaction) and fills idem->replay, if set, from the record;
- * idem_record records one with the body rendered from the n stored responses; idem_purge
- * deletes up to limit of the oldest records created before `before` (ms) and returns how many
- * it deleted. The last two run on the writer's open transaction. */
+/* Idempotency records (store_idem.c). idem_fp is the 64-bit fingerprint of (principal, key);
+ * idem_register adds it as polku_idem_fp(principal, key). The fingerprints of recent records
+ * are in the writer's struct idem_mem (under write_lock), older ones in the partial index of
+ * merged records (migration 15). fp is idem_fp of the key, computed once by the caller.
+ * idem_find tells whether a key is recorded since `since` (ms; committed or earlier in the
+ * open transaction) and fills idem->replay, if set, from the record; idem_record records one
+ * with the body rendered from the n stored responses; idem_purge deletes up to limit of the
+ * oldest records created before `before` (ms) and returns how many it deleted; idem_merge
+ * moves up to limit of the oldest recent records into the index when the table holds more
+ * than its maximum. The last three run on the writer's open transaction, and idem_mem_end
+ * settles the table when it ends (committed or not). */
+#define IDEM_MEM_MAX                                                                               \
+    400000 /* fingerprints in memory: 1M slots of 16 bytes at most (the                            \
+            * server's default is config.c's, the same) */
+struct idem_mem;
+struct idem_mem *idem_mem_new(size_t max);
+void idem_mem_free(struct idem_mem *m);
+/* Fills the table with the records after the newest merged one (at open). */
+int idem_mem_load(struct conn *c, struct idem_mem *m, struct err *e);
+void idem_mem_end(struct idem_mem *m, int committed);
+size_t idem_mem_count(const struct idem_mem *m); /* for tests */
 int64_t idem_fp(const char *principal, const char *key);
 void idem_register(sqlite3 *db);
-int idem_find(struct conn *c, const struct idem *idem, int64_t fp, int64_t since, int *exists,
-              struct err *e);
-int idem_record(struct conn *c, const struct idem *idem, int64_t fp, const struct response *r,
-                size_t n, int64_t now, struct err *e);
-int idem_purge(struct conn *c, int64_t before, int limit, struct err *e);
+int idem_find(struct conn *c, struct idem_mem *m, const struct idem *idem, int64_t fp,
+              int64_t since, int *exists, struct err *e);
+int idem_record(struct conn *c, struct idem_mem *m, const struct idem *idem, int64_t fp,
+                const struct response *r, size_t n, int64_t now, struct err *e);
+int idem_purge(struct conn *c, struct idem_mem *m, int64_t before, int limit, struct err *e);
+int idem_merge(struct conn *c, struct idem_mem *m, int limit, struct err *e);
 
 /* The writer's clock: opts.clock_ms when a test set it, else util_now_ms(). */
 int64_t store_now(const struct store *s);

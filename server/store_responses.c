@@ -229,13 +229,14 @@ static int response_insert_on(struct conn *c, struct response *r, int64_t now, s
  * only one writing, so nothing changes in between): a refused write leaves the transaction as
  * it was and needs no savepoint. A failure after the first change is storage trouble, and the
  * whole transaction goes (STORE_WRITE_BROKEN). */
-int store_write_apply(struct conn *c, struct store_write *w, int64_t now, int64_t idem_ttl_ms)
+int store_write_apply(struct conn *c, struct idem_mem *m, struct store_write *w, int64_t now,
+                      int64_t idem_ttl_ms)
 {
     int64_t fp = w->idem ? idem_fp(w->idem->principal, w->idem->key) : 0;
     int exists = 0;
 
     if (w->idem) {
-        if (idem_find(c, w->idem, fp, now - idem_ttl_ms, &exists, &w->err) < 0)
+        if (idem_find(c, m, w->idem, fp, now - idem_ttl_ms, &exists, &w->err) < 0)
             return -1;
         if (exists)
             return err_set(&w->err, ERR_CONFLICT, "Idempotency-Key %s is already recorded",
@@ -247,7 +248,7 @@ int store_write_apply(struct conn *c, struct store_write *w, int64_t now, int64_
     for (size_t i = 0; i < w->n; i++)
         if (response_insert_on(c, &w->responses[i], now, &w->err) < 0)
             return STORE_WRITE_BROKEN;
-    if (w->idem && idem_record(c, w->idem, fp, w->responses, w->n, now, &w->err) < 0)
+    if (w->idem && idem_record(c, m, w->idem, fp, w->responses, w->n, now, &w->err) < 0)
         return STORE_WRITE_BROKEN;
     return 0;
 }

@@ -79,7 +79,7 @@ static void writer_commit(struct store *s, struct store_write *list)
     }
     rollup_acc_reset(s->rollups);
     for (w = list; w; w = w->next) {
-        w->rc = store_write_apply(c, w, store_now(s), s->opts.idem_ttl_ms);
+        w->rc = store_write_apply(c, s->idem, w, store_now(s), s->opts.idem_ttl_ms);
         if (w->rc == STORE_WRITE_BROKEN) {
             /* Storage trouble half way through a write: the transaction cannot stand. */
             err_set(&e, w->err.code, "%s", w->err.detail);
@@ -102,10 +102,19 @@ static void writer_commit(struct store *s, struct store_write *list)
         ok = 0;
     /* Expired idempotency records go a few at a time, and always more than the transaction
      * added, so that the table stops growing once records expire. */
-    if (ok && idem_purge(c, store_now(s) - s->opts.idem_ttl_ms, IDEM_PURGE_MIN + 2 * keyed, &e) < 0)
+    if (ok && idem_purge(c, s->idem, store_now(s) - s->opts.idem_ttl_ms, IDEM_PURGE_MIN + 2 * keyed,
+                         &e) < 0)
         ok = 0;
-    if (writer_end(s, ok, &e) < 0 || e.code != ERR_NONE)
+    /* Recent fingerprints beyond the memory's share go to the index, faster than keys come. */
+    if (ok && idem_merge(c, s->idem, IDEM_PURGE_MIN + 2 * keyed, &e) < 0)
+        ok = 0;
+    if (writer_end(s, ok, &e) < 0 || e.code != ERR_NONE) {
         writes_fail(list, &e); /* nothing of this batch is stored */
+        ok = 0;
+    }
+    pthread_mutex_lock(&s->write_lock); /* the table is read under it (store_idem_get) */
+    idem_mem_end(s->idem, ok);
+    pthread_mutex_unlock(&s->write_lock);
     err_release(&e);
 }
 

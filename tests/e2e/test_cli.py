@@ -34,6 +34,7 @@ class CliTest(unittest.TestCase):
         self.assertEqual(p.returncode, 0)
         for word in (b"serve", b"POLKU_LISTEN", b"POLKU_DB", b"POLKU_TZ", b"POLKU_ADMIN_KEY",
                      b"--commit-mode", b"--idempotency-ttl", b"POLKU_IDEMPOTENCY_TTL",
+                     b"--idempotency-memory", b"POLKU_IDEMPOTENCY_MEMORY",
                      b"key create", b"rollup rebuild"):
             self.assertIn(word, p.stdout)
         p = run("--version")
@@ -50,6 +51,9 @@ class CliTest(unittest.TestCase):
         p = run("serve", "--idempotency-ttl", "0")
         self.assertEqual(p.returncode, 2)
         self.assertIn(b"--idempotency-ttl", p.stderr)
+        p = run("serve", "--idempotency-memory", "0")
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"--idempotency-memory", p.stderr)
         self.assertEqual(run("frobnicate").returncode, 2)
         p = run("key", "create", "--scope", "root", "--db", self.db)
         self.assertEqual(p.returncode, 1)

@@ -8,7 +8,9 @@ restart on the same database file:
   attempted request is stored exactly once;
 - PRAGMA integrity_check is "ok" and the rollups equal a fresh computation.
 The second class does the same with a checkpoint due every 64 WAL pages and always run by the
-checkpointer thread, so the kills also land in its passes and in the writer's catch-ups.
+checkpointer thread, so the kills also land in its passes and in the writer's catch-ups; the
+third with room for only 50 recent idempotency fingerprints in memory, so that keys are merged
+into the on-disk index throughout.
 """
 
 import json
@@ -153,6 +155,13 @@ class CrashTest(unittest.TestCase):
 class CrashWithBackgroundCheckpointsTest(CrashTest):
     server_args = ("--checkpoint-pages", "64", "--checkpoint-stall-ms", "0")
     seed = 20261126
+
+
+class CrashWithMergedKeysTest(CrashTest):
+    """With room for 50 fingerprints in memory, most keys are merged into the on-disk index
+    while the kills land (server/store_idem.c), and the table is rebuilt at every restart."""
+    server_args = ("--idempotency-memory", "50")
+    seed = 20261127
 
 
 if __name__ == "__main__":

@@ -510,6 +510,97 @@ START_TEST(test_idempotency_fingerprint_collision)
 }
 END_TEST
 
+/* Recent fingerprints are kept in memory (migration 15): keyed writes add no entry to the
+ * index of fingerprints until more than idem_mem_max are held; then the oldest are merged into
+ * it. Every key stays found throughout, after a restart too, and a failed commit leaves the
+ * memory as it was. */
+static int records_where(const char *where)
+{
+    char sql[200];
+    sqlite3 *db;
+    int n;
+
+    snprintf(sql, sizeof(sql), "SELECT count(*) FROM idempotency_records WHERE %s", where);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    n = (int)sql_int(db, sql);
+    sqlite3_close(db);
+    return n;
+}
+
+static void keys_all_recorded(int n)
+{
+    struct err e;
+    char key[32];
+
+    err_init(&e);
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        ck_assert_int_eq(insert_keyed(key, "p", &e), -1);
+        ck_assert_int_eq(e.code, ERR_CONFLICT);
+        err_release(&e);
+    }
+}
+
+START_TEST(test_idempotency_recent_in_memory)
+{
+    struct store_options small = {.idem_mem_max = 8};
+    struct err e;
+    char key[32];
+    sqlite3 *db;
+    size_t before;
+
+    err_init(&e);
+    add_touchpoint("checkout", "purchase", "purchase");
+    for (int i = 0; i < 600; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        ck_assert_int_eq(insert_keyed(key, "p", &e), 0);
+    }
+    keys_all_recorded(600);
+    ck_assert_uint_eq(idem_mem_count(st->idem), 600);
+    ck_assert_int_eq(records_where("merged = 1"), 0);
+    /* the index is its root page alone: 600 entries of about 16 bytes would fill three */
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(
+        sql_int(db, "SELECT count(*) FROM dbstat WHERE name = 'idempotency_records_merged_fp'"), 1);
+    sqlite3_close(db);
+
+    /* over the memory's share: merged, oldest first, and still found */
+    store_close(st);
+    ck_assert_int_eq(store_open(path, &small, &st, &e), 0);
+    ck_assert_uint_eq(idem_mem_count(st->idem), 600); /* rebuilt from the records */
+    for (int i = 600; i < 640; i++) {
+        snprintf(key, sizeof(key), "key-%d", i);
+        ck_assert_int_eq(insert_keyed(key, "p", &e), 0);
+        /* a transaction merges up to 256 + 2 per keyed write: 601 -> 343 -> 86 -> 0 */
+        if (i >= 603)
+            ck_assert_uint_le(idem_mem_count(st->idem), 8);
+    }
+    keys_all_recorded(640);
+    ck_assert_int_eq(records_where("merged = 0"), (int)idem_mem_count(st->idem));
+    ck_assert_int_eq(records_where("merged = 0 AND id < (SELECT max(id) FROM idempotency_records "
+                                   "WHERE merged = 1)"),
+                     0);
+
+    /* a failed commit takes its fingerprints out again; the retry is stored */
+    before = idem_mem_count(st->idem);
+    store_vfs_fail_syncs(1);
+    ck_assert_int_eq(insert_keyed("failed", "p", &e), -1);
+    store_vfs_fail_syncs(0);
+    err_release(&e);
+    ck_assert_uint_eq(idem_mem_count(st->idem), before);
+    ck_assert_int_eq(insert_keyed("failed", "p", &e), 0);
+
+    /* after a restart with the default share, everything is found again */
+    store_close(st);
+    ck_assert_int_eq(store_open(path, NULL, &st, &e), 0);
+    ck_assert_int_eq(records_where("merged = 0"), (int)idem_mem_count(st->idem));
+    keys_all_recorded(640);
+    ck_assert_int_eq(insert_keyed("failed", "p", &e), -1);
+    ck_assert_int_eq(e.code, ERR_CONFLICT);
+    err_release(&e);
+}
+END_TEST
+
 /* Records older than the store's idem_ttl_ms go with a later transaction, oldest first; younger
  * ones stay. */
 START_TEST(test_idempotency_records_expire)
@@ -537,6 +628,7 @@ START_TEST(test_idempotency_records_expire)
     ck_assert_int_eq(sql_int(db, "SELECT count(*) FROM idempotency_records WHERE idem_key = "
                                  "'old-1'"),
                      1);
+    ck_assert_uint_eq(idem_mem_count(st->idem), 1); /* the purged ones left the memory too */
     sqlite3_close(db);
     /* a younger record is replayed (refused as recorded) */
     ck_assert_int_eq(insert_keyed("old-1", "key-1", &e), -1);
@@ -1553,7 +1645,10 @@ START_TEST(test_ids_retired_seeded_by_migration)
     ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
     ck_assert_int_eq(
         sqlite3_exec(db,
-                     /* back to migration 12: undo 14, then 13 */
+                     /* back to migration 12: undo 15, 14, then 13 */
+                     "DROP INDEX idempotency_records_merged_fp; "
+                     "ALTER TABLE idempotency_records DROP COLUMN merged; "
+                     "CREATE INDEX idempotency_records_fp ON idempotency_records(fp); "
                      "DROP INDEX responses_day_arrival; DROP TABLE rollup_day_arrival; "
                      "CREATE INDEX responses_touchpoint_day ON responses(touchpoint_id, "
                      "submitted_at / 86400000, received_at, submitted_at); "
@@ -2218,6 +2313,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_scan_many_touchpoints);
     tcase_add_test(tc, test_idempotency_fingerprint_collision);
     tcase_add_test(tc, test_idempotency_records_expire);
+    tcase_add_test(tc, test_idempotency_recent_in_memory);
     tcase_add_test(tc, test_refused_write_in_a_group);
     tcase_add_test(tc, test_catalog_delete_reads_no_responses);
     tcase_add_test(tc, test_list_plans_agree);

@@ -15,6 +15,10 @@ trap 'rm -f "$log"' EXIT
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Check gives a test 4 s unless its suite says otherwise; under ASan on a shared 2-core machine
+# (CI) a long test can take twice its usual time (test_jsonw's 640k numbers: 2 s idle, 3.7 s
+# with two busy processes beside it). A hang still fails, after a minute.
+export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-60}
 
 run_unit() {
     for t in "$build"/san/tests/test_*; do

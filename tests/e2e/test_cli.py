@@ -78,9 +78,20 @@ class CliTest(unittest.TestCase):
         zone (the command used to rebuild them for its own, and the server then back)."""
         server = Server(["--tz", "Europe/Helsinki"], tmpdir=self.tmp).start()
         try:
+            admin = server.client()
+            etag = admin.get("/v1/keys").header("ETag")
             p = run("key", "create", "--scope", "read", "--db", self.db)
             self.assertEqual(p.returncode, 0, p.stderr)
-            time.sleep(1)  # the server's checkpointer looks every 250 ms
+            self.assertEqual(rollup_zone(self.db), "Europe/Helsinki")
+            # the server's checkpointer has seen the other process's commit (the ETag moves
+            # when it looks; polled, a loaded machine is slower), and a tick later it would
+            # have logged a rebuild had the command changed the rollups' zone
+            deadline = time.monotonic() + 30
+            while (admin.get("/v1/keys", headers={"If-None-Match": etag}).status == 304
+                   and time.monotonic() < deadline):
+                time.sleep(0.05)
+            admin.close()
+            time.sleep(1)
             self.assertEqual(rollup_zone(self.db), "Europe/Helsinki")
             self.assertNotIn("rebuilding them", server.stderr_text())
             c = Client(server.port, p.stdout.decode().strip())

@@ -335,7 +335,7 @@ class RequestTextTest(RejectionMixin, ServerTestCase):
         self.check(self.admin.get("/v1/metrics?group_by=%FF"), 400, "group_by")
         self.check(self.admin.get("/v1/metrics?group_by=%C3%28"), 400, "group_by")
         self.check(self.admin.get("/v1/metrics?touchpoint=" + e * 150), 400, "touchpoint")
-        out = self.admin.raw_exchange(b"G\xffT /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=5)
+        out = self.admin.raw_exchange(b"G\xffT /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=30)
         parsed = parse_raw_response(out)
         self.assertIsNotNone(parsed, out[:200])
         self.assertEqual(parsed[0], 405, out[:300])
@@ -370,7 +370,7 @@ class RequestTextTest(RejectionMixin, ServerTestCase):
                "Content-Type: application/json\r\nContent-Length: %d\r\n"
                % (self.bound["key"], len(json.dumps(OK)))).encode()
         out = self.admin.raw_exchange(raw + b"Origin: https://\xff\r\n\r\n"
-                                      + json.dumps(OK).encode(), timeout=5)
+                                      + json.dumps(OK).encode(), timeout=30)
         parsed = parse_raw_response(out)
         self.assertIsNotNone(parsed, out[:200])
         self.assertEqual(parsed[0], 403, out[:300])
@@ -597,7 +597,7 @@ class FuzzTest(ServerTestCase):
         self.assertEqual(r.status, 200, r)
         out = self.admin.raw_exchange(
             ("GET /v1/journeys HTTP/1.1\r\nHost: x\r\nCookie: c=%s\r\n\r\n"
-             % ("a" * 40000)).encode(), timeout=5)
+             % ("a" * 40000)).encode(), timeout=30)
         parsed = parse_raw_response(out)
         self.assertIsNotNone(parsed, out[:200])
         self.assertEqual(parsed[0], 431, out[:200])

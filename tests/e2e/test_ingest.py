@@ -280,7 +280,15 @@ class RollupRebuildTest(unittest.TestCase):
                 if admin_a.get("/readyz").status == 503 or admin_b.get("/readyz").status == 503:
                     break
                 time.sleep(0.1)
-            time.sleep(1.5)  # some looks of the checkpointers later: no more rebuilds
+            # some looks of the checkpointers later (polled: a loaded machine is slower), one
+            # server has given way and the other is ready
+            deadline = time.monotonic() + 30
+            while True:
+                ready = [admin_a.get("/readyz").status, admin_b.get("/readyz").status]
+                if sorted(ready) == [200, 503] or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            time.sleep(1)
             logs = a.stderr_text() + b.stderr_text()
             rebuilds = logs.count("rebuilding them")
             ready = [admin_a.get("/readyz").status, admin_b.get("/readyz").status]
@@ -325,7 +333,12 @@ class RollupRebuildTest(unittest.TestCase):
                 db.execute("UPDATE meta SET value = 'Asia/Kathmandu' WHERE name = 'rollup_tz'")
                 db.execute("COMMIT")
                 db.execute("BEGIN IMMEDIATE")
-                time.sleep(6.5)  # past the server's 5 s busy timeout
+                # held past the server's 5 s busy timeout, until its look has failed (polled:
+                # on a loaded machine the look may come later than 5 s after the lock)
+                deadline = time.monotonic() + 30
+                while ("trying again" not in server.stderr_text()
+                       and time.monotonic() < deadline):
+                    time.sleep(0.2)
                 db.execute("ROLLBACK")
                 self.assertIn("trying again", server.stderr_text())
                 deadline = time.monotonic() + 10

@@ -210,6 +210,9 @@ static Suite *log_suite(void)
     Suite *s = suite_create("log");
     TCase *tc = tcase_create("core");
 
+    /* a test waits up to 2 s for the flusher thread: room for a loaded machine */
+    tcase_set_timeout(tc, 30);
+
     tcase_add_test(tc, test_access_line_matches_jansson);
     tcase_add_test(tc, test_access_line_of_bytes_that_are_not_utf8);
     tcase_add_test(tc, test_access_line_cuts_long_paths);

@@ -16,8 +16,11 @@
  * the table holds more than opts.idem_mem_max (IDEM_MEM_MAX) fingerprints, the oldest first, a
  * few hundred per transaction, so memory stays bounded (16 bytes a slot, at most half full:
  * 16 MiB at the default) and a flood of up to that many keyed requests writes no index page.
- * Every record after the newest merged one is unmerged (merges go in id order and new ids are
- * larger than every merged one), so the table is rebuilt at open from the end of the records.
+ * Every record after the newest merged one is unmerged (merges go in id order and ids never go
+ * back), so the table is rebuilt at open from the end of the records. Another process on the
+ * same database (another server, during a deploy) records keys too: each write transaction
+ * first takes in the records after the newest this table has seen (idem_mem_begin: one seek
+ * when there are none), inside the transaction, so no key recorded by either is missed.
  * The table changes with the transaction: its records are added at once (a second write of the
  * same key in the same transaction must find the first) and taken out again if it fails; the
  * purged and merged ones are taken out once it has committed (idem_mem_end).
@@ -45,9 +48,10 @@ struct idem_list {
 struct idem_mem {
     struct idem_ent *slot; /* open addressing, linear probing; cap slots, a power of two */
     size_t cap, n, max;
-    uint64_t seed;   /* mixed into the slot of a fingerprint: clients choose their keys */
-    int64_t merged;  /* the newest merged record's id: every record after it is here */
-    int64_t merging; /* the new value of merged once this transaction commits, or 0 */
+    uint64_t seed;           /* mixed into the slot of a fingerprint: clients choose their keys */
+    int64_t merged;          /* the newest merged record's id: every record after it is here */
+    int64_t merging;         /* the new value of merged once this transaction commits, or 0 */
+    int64_t top, top_before; /* the newest record id the table has seen (idem_mem_begin) */
     struct idem_list added, gone; /* this transaction's: undone if it fails; removed after */
 };
 
@@ -159,7 +163,10 @@ int idem_mem_load(struct conn *c, struct idem_mem *m, struct err *e)
     if (!st)
         return -1;
     m->merged = 0;
+    m->top = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!m->top)
+            m->top = sqlite3_column_int64(st, 0);
         if (sqlite3_column_int(st, 2)) {
             m->merged = sqlite3_column_int64(st, 0);
             break;
@@ -172,8 +179,43 @@ int idem_mem_load(struct conn *c, struct idem_mem *m, struct err *e)
     return 0;
 }
 
+int idem_mem_begin(struct conn *c, struct idem_mem *m, struct err *e)
+{
+    sqlite3_stmt *st = conn_stmt(c, "SELECT coalesce(max(id), 0) FROM idempotency_records", e);
+    int64_t top;
+    int rc;
+
+    m->top_before = m->top;
+    if (!st)
+        return -1;
+    rc = sqlite3_step(st);
+    top = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return store_sqlerr(e, c->db, rc, "idempotency fingerprints");
+    if (top > m->top) {
+        /* records of another process on this database (another server during a deploy):
+         * after every id this table has seen, since ids never go back (idem_purge) */
+        st = conn_stmt(c, "SELECT id, fp, merged FROM idempotency_records WHERE id > ?", e);
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, m->top);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (!sqlite3_column_int(st, 2))
+                mem_put(m, sqlite3_column_int64(st, 1), sqlite3_column_int64(st, 0));
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE)
+            return store_sqlerr(e, c->db, rc, "idempotency fingerprints");
+    }
+    /* lower when the newest records were purged: the next ones are still above top */
+    m->top = m->top_before = top;
+    return 0;
+}
+
 void idem_mem_end(struct idem_mem *m, int committed)
 {
+    if (!committed)
+        m->top = m->top_before;
     if (committed) {
         for (size_t i = 0; i < m->gone.n; i++)
             mem_del(m, m->gone.e[i].fp, m->gone.e[i].id);
@@ -293,11 +335,13 @@ int idem_record(struct conn *c, struct idem_mem *m, const struct idem *idem, int
     char *body;
     int rc;
 
-    /* An id after every merged record's, even when the purge emptied the table. */
+    /* An id after every id ever given, even when the purge emptied the table: so every
+     * record after the newest merged one is unmerged, and idem_mem_begin finds another
+     * process's records after the newest this table has seen. */
     st = conn_stmt(c,
                    "INSERT INTO idempotency_records (id, fp, principal, idem_key, request_hash, "
-                   "status, body, created_at, merged) VALUES (max(coalesce((SELECT max(id) FROM "
-                   "idempotency_records), 0), ?8) + 1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+                   "status, body, created_at, merged) VALUES (" FRESH_ID(
+                       "idempotency_records") ", ?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
                    e);
     if (!st)
         return -1;
@@ -309,14 +353,14 @@ int idem_record(struct conn *c, struct idem_mem *m, const struct idem *idem, int
     sqlite3_bind_int(st, 5, idem->status);
     sqlite3_bind_text(st, 6, body, -1, free);
     sqlite3_bind_int64(st, 7, now);
-    sqlite3_bind_int64(st, 8, m->merged);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st); /* frees body now, not at the next use */
     if (rc != SQLITE_DONE)
         return store_sqlerr(e, c->db, rc, "idempotency insert");
-    mem_put(m, fp, sqlite3_last_insert_rowid(c->db));
-    list_push(&m->added, fp, sqlite3_last_insert_rowid(c->db));
+    m->top = sqlite3_last_insert_rowid(c->db);
+    mem_put(m, fp, m->top);
+    list_push(&m->added, fp, m->top);
     return 0;
 }
 
@@ -352,6 +396,18 @@ int idem_purge(struct conn *c, struct idem_mem *m, int64_t before, int limit, st
     sqlite3_bind_int64(st, 2, before);
     rc = sqlite3_step(st);
     n = sqlite3_changes(c->db);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return store_sqlerr(e, c->db, rc, "idempotency expiry");
+    /* ids never go back (FRESH_ID in idem_record), also when this emptied the table */
+    st = conn_stmt(c,
+                   "INSERT INTO ids_retired (name, id) VALUES ('idempotency_records', ?) "
+                   "ON CONFLICT (name) DO UPDATE SET id = max(id, excluded.id)",
+                   e);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, last);
+    rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return store_sqlerr(e, c->db, rc, "idempotency expiry");

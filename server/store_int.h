@@ -140,8 +140,8 @@ int store_write_apply(struct conn *c, struct idem_mem *m, struct store_write *w,
  * with the body rendered from the n stored responses; idem_purge deletes up to limit of the
  * oldest records created before `before` (ms) and returns how many it deleted; idem_merge
  * moves up to limit of the oldest recent records into the index when the table holds more
- * than its maximum. The last three run on the writer's open transaction, and idem_mem_end
- * settles the table when it ends (committed or not). */
+ * than its maximum. These run on the writer's open transaction, after idem_mem_begin, and
+ * idem_mem_end settles the table when it ends (committed or not). */
 #define IDEM_MEM_MAX                                                                               \
     400000 /* fingerprints in memory: 1M slots of 16 bytes at most (the                            \
             * server's default is config.c's, the same) */
@@ -150,6 +150,8 @@ struct idem_mem *idem_mem_new(size_t max);
 void idem_mem_free(struct idem_mem *m);
 /* Fills the table with the records after the newest merged one (at open). */
 int idem_mem_load(struct conn *c, struct idem_mem *m, struct err *e);
+/* At the start of each write transaction: takes in the records other processes added. */
+int idem_mem_begin(struct conn *c, struct idem_mem *m, struct err *e);
 void idem_mem_end(struct idem_mem *m, int committed);
 size_t idem_mem_count(const struct idem_mem *m); /* for tests */
 int64_t idem_fp(const char *principal, const char *key);

@@ -78,6 +78,15 @@ static void writer_commit(struct store *s, struct store_write *list)
         return;
     }
     rollup_acc_reset(s->rollups);
+    if (idem_mem_begin(c, s->idem, &e) < 0) {
+        writer_end(s, 0, NULL);
+        writes_fail(list, &e);
+        pthread_mutex_lock(&s->write_lock);
+        idem_mem_end(s->idem, 0);
+        pthread_mutex_unlock(&s->write_lock);
+        err_release(&e);
+        return;
+    }
     for (w = list; w; w = w->next) {
         w->rc = store_write_apply(c, s->idem, w, store_now(s), s->opts.idem_ttl_ms);
         if (w->rc == STORE_WRITE_BROKEN) {

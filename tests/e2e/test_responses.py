@@ -268,6 +268,56 @@ class IdempotencyExpiryTest(ServerTestCase):
         self.assertEqual(again.body["id"], late.body["id"])
 
 
+class IdempotencyTwoServersTest(unittest.TestCase):
+    """Two servers on one database (a deploy that overlaps the old and the new one): a key
+    recorded by either is replayed by the other, also once records were merged into the
+    on-disk index, after the newest records were purged, and after a restart (each server
+    keeps recent fingerprints in memory: server/store_idem.c; found by a review helper)."""
+
+    def test_keys_recorded_by_the_other_server_replay(self):
+        from harness import Server
+        a = Server(["--idempotency-memory", "5", "--idempotency-ttl", "2"]).start()
+        b = None
+        try:
+            admin_a = a.client()
+            r = admin_a.post("/v1/touchpoints", {"key": "delivery", "name": "Delivery",
+                                                 "journey": "purchase", "phase": "ownership"})
+            self.assertEqual(r.status, 201, r)
+            b = Server(["--idempotency-memory", "5", "--idempotency-ttl", "2"],
+                       admin_key=a.admin_key, tmpdir=a.tmpdir).start()
+            admin_b = b.client()
+            first = {}
+            for round_ in range(2):
+                for i in range(12):  # more than either server keeps in memory
+                    key = "two-%d-%d" % (round_, i)
+                    body = {"touchpoint": "delivery", "nps": i % 11}
+                    one, other = (admin_a, admin_b) if i % 2 else (admin_b, admin_a)
+                    r = one.post("/v1/responses", body, headers={"Idempotency-Key": key})
+                    self.assertEqual(r.status, 201, r)
+                    self.assertIsNone(r.header("Idempotent-Replayed"))
+                    first[key] = (body, r.body["id"])
+                    again = other.post("/v1/responses", body, headers={"Idempotency-Key": key})
+                    self.assertEqual(again.status, 201, again)
+                    self.assertEqual(again.header("Idempotent-Replayed"), "true", key)
+                    self.assertEqual(again.body["id"], r.body["id"])
+                for key, (body, rid) in first.items():
+                    if key.startswith("two-%d-" % round_):
+                        for c in (admin_a, admin_b):
+                            again = c.post("/v1/responses", body,
+                                           headers={"Idempotency-Key": key})
+                            self.assertEqual(again.header("Idempotent-Replayed"), "true", key)
+                            self.assertEqual(again.body["id"], rid)
+                time.sleep(2.5)  # every record expires; the next writes purge them all
+            stored = admin_a.get("/v1/responses", params={"limit": 100}).body["items"]
+            self.assertEqual(len(stored), 24)
+            admin_a.close()
+            admin_b.close()
+        finally:
+            if b:
+                b.stop(cleanup=False)
+            a.stop()
+
+
 class ResponseListingTest(ServerTestCase):
     """Several hundred random responses, listed with filters and paged."""
 

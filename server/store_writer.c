@@ -78,16 +78,9 @@ static void writer_commit(struct store *s, struct store_write *list)
         return;
     }
     rollup_acc_reset(s->rollups);
-    if (idem_mem_begin(c, s->idem, &e) < 0) {
-        writer_end(s, 0, NULL);
-        writes_fail(list, &e);
-        pthread_mutex_lock(&s->write_lock);
-        idem_mem_end(s->idem, 0);
-        pthread_mutex_unlock(&s->write_lock);
-        err_release(&e);
-        return;
-    }
-    for (w = list; w; w = w->next) {
+    /* Keys recorded by another process first; if they cannot be read, no write is applied and
+     * the batch fails below with e. */
+    for (w = idem_mem_begin(c, s->idem, &e) == 0 ? list : NULL; w; w = w->next) {
         w->rc = store_write_apply(c, s->idem, w, store_now(s), s->opts.idem_ttl_ms);
         if (w->rc == STORE_WRITE_BROKEN) {
             /* Storage trouble half way through a write: the transaction cannot stand. */

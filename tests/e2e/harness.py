@@ -45,6 +45,14 @@ def rollup_zone(db_path):
     return row[0] if row else None
 
 
+def stop_pair(first, second):
+    """Stops two servers on one database: second (if it was started) leaves the directory they
+    share, then first removes it."""
+    if second:
+        second.stop(cleanup=False)
+    first.stop()
+
+
 def binary_path():
     """The binary under test: $POLKU_E2E_BINARY (set by run.py) or build/polku-san."""
     path = os.environ.get("POLKU_E2E_BINARY") or os.path.join(REPO, "build", "polku-san")

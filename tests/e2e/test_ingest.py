@@ -10,7 +10,7 @@ import subprocess
 import threading
 import unittest
 
-from harness import Client, Server, ServerTestCase, rollup_zone
+from harness import Client, Server, ServerTestCase, rollup_zone, stop_pair
 
 TOUCHPOINTS = [("checkout", "purchase", "purchase"), ("delivery", "purchase", "ownership"),
                ("onboarding", "rean", "activate")]
@@ -309,9 +309,7 @@ class RollupRebuildTest(unittest.TestCase):
             admin_a.close()
             admin_b.close()
         finally:
-            if b:
-                b.stop(cleanup=False)
-            a.stop()
+            stop_pair(a, b)
 
     def test_zone_look_tried_again_after_a_lock(self):
         """When another process changes the rollups' zone and then holds the write lock longer

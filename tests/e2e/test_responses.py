@@ -7,7 +7,7 @@ import unittest
 import urllib.parse
 
 import model
-from harness import ServerTestCase
+from harness import Server, ServerTestCase, stop_pair
 from model import TOUCHPOINTS
 from test_touchpoints import link_next
 
@@ -275,7 +275,6 @@ class IdempotencyTwoServersTest(unittest.TestCase):
     keeps recent fingerprints in memory: server/store_idem.c; found by a review helper)."""
 
     def test_keys_recorded_by_the_other_server_replay(self):
-        from harness import Server
         a = Server(["--idempotency-memory", "5", "--idempotency-ttl", "2"]).start()
         b = None
         try:
@@ -313,9 +312,7 @@ class IdempotencyTwoServersTest(unittest.TestCase):
             admin_a.close()
             admin_b.close()
         finally:
-            if b:
-                b.stop(cleanup=False)
-            a.stop()
+            stop_pair(a, b)
 
 
 class ResponseListingTest(ServerTestCase):

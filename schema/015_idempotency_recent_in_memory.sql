@@ -14,3 +14,13 @@
 ALTER TABLE idempotency_records ADD COLUMN merged INTEGER NOT NULL DEFAULT 1;
 DROP INDEX idempotency_records_fp;
 CREATE INDEX idempotency_records_merged_fp ON idempotency_records(fp) WHERE merged = 1;
+
+-- Record ids never go back, as for responses, keys and targets (migration 13; the writer
+-- inserts with FRESH_ID): every record after the newest merged one is then unmerged, even after
+-- the purge emptied the table, and a server finds another's records after the newest id it has
+-- seen. Only deleting the newest record needs remembering: the purge deletes the oldest.
+CREATE TRIGGER idempotency_records_id_retired AFTER DELETE ON idempotency_records
+WHEN old.id > coalesce((SELECT max(id) FROM idempotency_records), 0) BEGIN
+    INSERT INTO ids_retired (name, id) VALUES ('idempotency_records', old.id)
+    ON CONFLICT (name) DO UPDATE SET id = max(id, excluded.id);
+END;

@@ -23,6 +23,9 @@ struct store;
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
 #define STORE_IDEM_TTL_MS (24 * 3600 * 1000LL)
+/* Recent idempotency fingerprints kept in memory (store_idem.c): 1M slots of 16 bytes at most.
+ * config.c's default of --idempotency-memory is the same number. */
+#define STORE_IDEM_MEM_MAX 400000
 
 struct store_options {
     /* Commit every write in its own transaction instead of grouping the writes that queue up
@@ -36,7 +39,7 @@ struct store_options {
     /* How long an Idempotency-Key is remembered, in ms; 0 for STORE_IDEM_TTL_MS. */
     int64_t idem_ttl_ms;
     /* How many recent idempotency fingerprints the writer keeps in memory before it merges
-     * the oldest into the index (store_idem.c); 0 for IDEM_MEM_MAX. Tests make it small. */
+     * the oldest into the index (store_idem.c); 0 for STORE_IDEM_MEM_MAX. Tests make it small. */
     size_t idem_mem_max;
     /* The writer's clock (received_at of responses, ms); NULL for util_now_ms. Tests set it. */
     int64_t (*clock_ms)(void);

@@ -13,17 +13,17 @@
  * on a random page, so a flood of keyed requests with random keys used to dirty most of the
  * index between two checkpoints, and the writer's last step of each checkpoint synced those
  * scattered pages while every write waited. Now records are merged into the index only once
- * the table holds more than opts.idem_mem_max (IDEM_MEM_MAX) fingerprints, the oldest first, a
- * few hundred per transaction, so memory stays bounded (16 bytes a slot, at most half full:
- * 16 MiB at the default) and a flood of up to that many keyed requests writes no index page.
- * Every record after the newest merged one is unmerged (merges go in id order and ids never go
- * back), so the table is rebuilt at open from the end of the records. Another process on the
- * same database (another server, during a deploy) records keys too: each write transaction
- * first takes in the records after the newest this table has seen (idem_mem_begin: one seek
- * when there are none), inside the transaction, so no key recorded by either is missed.
- * The table changes with the transaction: its records are added at once (a second write of the
- * same key in the same transaction must find the first) and taken out again if it fails; the
- * purged and merged ones are taken out once it has committed (idem_mem_end).
+ * the table holds more than opts.idem_mem_max (STORE_IDEM_MEM_MAX) fingerprints, the oldest first,
+ * a few hundred per transaction, so memory stays bounded (16 bytes a slot, at most half full: 16
+ * MiB at the default) and a flood of up to that many keyed requests writes no index page. Every
+ * record after the newest merged one is unmerged (merges go in id order and ids never go back), so
+ * the table is rebuilt at open from the end of the records. Another process on the same database
+ * (another server, during a deploy) records keys too: each write transaction first takes in the
+ * records after the newest this table has seen (idem_mem_begin: one seek when there are none),
+ * inside the transaction, so no key recorded by either is missed. The table changes with the
+ * transaction: its records are added at once (a second write of the same key in the same
+ * transaction must find the first) and taken out again if it fails; the purged and merged ones are
+ * taken out once it has committed (idem_mem_end).
  */
 #include "store_int.h"
 
@@ -66,6 +66,7 @@ static void list_push(struct idem_list *l, int64_t fp, int64_t id)
 
 static size_t mem_home(const struct idem_mem *m, int64_t fp)
 {
+    /* 0 while the table has no slots (cap 0) */
     return (size_t)((((uint64_t)fp ^ m->seed) * 0x9E3779B97F4A7C15ULL) >> 32) & (m->cap - 1);
 }
 
@@ -135,7 +136,7 @@ struct idem_mem *idem_mem_new(size_t max)
     clock_gettime(CLOCK_MONOTONIC, &t);
     m->seed = ((uint64_t)t.tv_nsec << 32 ^ (uint64_t)t.tv_sec ^ (uint64_t)(uintptr_t)m) *
               0xD6E8FEB86659FD93ULL;
-    m->max = max ? max : IDEM_MEM_MAX;
+    m->max = max ? max : STORE_IDEM_MEM_MAX;
     return m;
 }
 
@@ -195,7 +196,7 @@ int idem_mem_begin(struct conn *c, struct idem_mem *m, struct err *e)
         return store_sqlerr(e, c->db, rc, "idempotency fingerprints");
     if (top > m->top) {
         /* records of another process on this database (another server during a deploy):
-         * after every id this table has seen, since ids never go back (idem_purge) */
+         * after every id this table has seen, since ids never go back (migration 15) */
         st = conn_stmt(c, "SELECT id, fp, merged FROM idempotency_records WHERE id > ?", e);
         if (!st)
             return -1;
@@ -214,8 +215,6 @@ int idem_mem_begin(struct conn *c, struct idem_mem *m, struct err *e)
 
 void idem_mem_end(struct idem_mem *m, int committed)
 {
-    if (!committed)
-        m->top = m->top_before;
     if (committed) {
         for (size_t i = 0; i < m->gone.n; i++)
             mem_del(m, m->gone.e[i].fp, m->gone.e[i].id);
@@ -224,6 +223,7 @@ void idem_mem_end(struct idem_mem *m, int committed)
     } else {
         for (size_t i = 0; i < m->added.n; i++)
             mem_del(m, m->added.e[i].fp, m->added.e[i].id);
+        m->top = m->top_before;
     }
     m->added.n = m->gone.n = 0;
     m->merging = 0;
@@ -306,8 +306,7 @@ int idem_find(struct conn *c, struct idem_mem *m, const struct idem *idem, int64
 
     *exists = 0;
     /* recent records: the ids the table holds for fp (more than one when fingerprints collide) */
-    for (size_t i = m->cap ? mem_home(m, fp) : 0; m->cap && m->slot[i].id;
-         i = (i + 1) & (m->cap - 1)) {
+    for (size_t i = mem_home(m, fp); m->cap && m->slot[i].id; i = (i + 1) & (m->cap - 1)) {
         if (m->slot[i].fp != fp)
             continue;
         st = conn_stmt(c, IDEM_COLS "WHERE id = ? AND fp = ? AND " IDEM_MATCH, e);
@@ -396,18 +395,6 @@ int idem_purge(struct conn *c, struct idem_mem *m, int64_t before, int limit, st
     sqlite3_bind_int64(st, 2, before);
     rc = sqlite3_step(st);
     n = sqlite3_changes(c->db);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return store_sqlerr(e, c->db, rc, "idempotency expiry");
-    /* ids never go back (FRESH_ID in idem_record), also when this emptied the table */
-    st = conn_stmt(c,
-                   "INSERT INTO ids_retired (name, id) VALUES ('idempotency_records', ?) "
-                   "ON CONFLICT (name) DO UPDATE SET id = max(id, excluded.id)",
-                   e);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, last);
-    rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return store_sqlerr(e, c->db, rc, "idempotency expiry");

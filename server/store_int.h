@@ -142,9 +142,6 @@ int store_write_apply(struct conn *c, struct idem_mem *m, struct store_write *w,
  * moves up to limit of the oldest recent records into the index when the table holds more
  * than its maximum. These run on the writer's open transaction, after idem_mem_begin, and
  * idem_mem_end settles the table when it ends (committed or not). */
-#define IDEM_MEM_MAX                                                                               \
-    400000 /* fingerprints in memory: 1M slots of 16 bytes at most (the                            \
-            * server's default is config.c's, the same) */
 struct idem_mem;
 struct idem_mem *idem_mem_new(size_t max);
 void idem_mem_free(struct idem_mem *m);

@@ -601,6 +601,36 @@ START_TEST(test_idempotency_recent_in_memory)
 }
 END_TEST
 
+/* Record ids never go back (migration 15's trigger, FRESH_ID): after a purge that empties the
+ * table, the next record's id is above every purged one, so "every record after the newest
+ * merged one is unmerged" holds and another server finds the new records after its newest. */
+START_TEST(test_idempotency_ids_never_go_back)
+{
+    struct store_options o = {.idem_ttl_ms = 1000};
+    struct err e;
+    sqlite3 *db;
+
+    err_init(&e);
+    store_close(st);
+    ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
+    add_touchpoint("checkout", "purchase", "purchase");
+    ck_assert_int_eq(insert_keyed("gone-1", "p", &e), 0);
+    ck_assert_int_eq(insert_keyed("gone-2", "p", &e), 0);
+    usleep(1300 * 1000);
+    add_response("checkout", 9, NULL, -1); /* its transaction purges both */
+    ck_assert_int_eq(records_where("1"), 0);
+    ck_assert_int_eq(insert_keyed("after", "p", &e), 0);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sql_int(db, "SELECT id FROM idempotency_records"), 3);
+    /* the trigger wrote only for the newest: the purge's other deletions cost no write */
+    ck_assert_int_eq(sql_int(db, "SELECT id FROM ids_retired WHERE name = 'idempotency_records'"),
+                     2);
+    sqlite3_close(db);
+    ck_assert_uint_eq(idem_mem_count(st->idem), 1);
+    err_release(&e);
+}
+END_TEST
+
 /* Records older than the store's idem_ttl_ms go with a later transaction, oldest first; younger
  * ones stay. */
 START_TEST(test_idempotency_records_expire)
@@ -1646,6 +1676,7 @@ START_TEST(test_ids_retired_seeded_by_migration)
     ck_assert_int_eq(
         sqlite3_exec(db,
                      /* back to migration 12: undo 15, 14, then 13 */
+                     "DROP TRIGGER idempotency_records_id_retired; "
                      "DROP INDEX idempotency_records_merged_fp; "
                      "ALTER TABLE idempotency_records DROP COLUMN merged; "
                      "CREATE INDEX idempotency_records_fp ON idempotency_records(fp); "
@@ -2314,6 +2345,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_idempotency_fingerprint_collision);
     tcase_add_test(tc, test_idempotency_records_expire);
     tcase_add_test(tc, test_idempotency_recent_in_memory);
+    tcase_add_test(tc, test_idempotency_ids_never_go_back);
     tcase_add_test(tc, test_refused_write_in_a_group);
     tcase_add_test(tc, test_catalog_delete_reads_no_responses);
     tcase_add_test(tc, test_list_plans_agree);

@@ -601,19 +601,29 @@ START_TEST(test_idempotency_recent_in_memory)
 }
 END_TEST
 
-/* Record ids never go back (migration 15's trigger, FRESH_ID): after a purge that empties the
- * table, the next record's id is above every purged one, so "every record after the newest
- * merged one is unmerged" holds and another server finds the new records after its newest. */
-START_TEST(test_idempotency_ids_never_go_back)
+/* The store opened again with idempotency records kept for a second, and a touchpoint. */
+static void reopen_keys_for_a_second(void)
 {
     struct store_options o = {.idem_ttl_ms = 1000};
     struct err e;
-    sqlite3 *db;
 
     err_init(&e);
     store_close(st);
     ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
     add_touchpoint("checkout", "purchase", "purchase");
+    err_release(&e);
+}
+
+/* Record ids never go back (migration 15's trigger, FRESH_ID): after a purge that empties the
+ * table, the next record's id is above every purged one, so "every record after the newest
+ * merged one is unmerged" holds and another server finds the new records after its newest. */
+START_TEST(test_idempotency_ids_never_go_back)
+{
+    struct err e;
+    sqlite3 *db;
+
+    err_init(&e);
+    reopen_keys_for_a_second();
     ck_assert_int_eq(insert_keyed("gone-1", "p", &e), 0);
     ck_assert_int_eq(insert_keyed("gone-2", "p", &e), 0);
     usleep(1300 * 1000);
@@ -635,15 +645,12 @@ END_TEST
  * ones stay. */
 START_TEST(test_idempotency_records_expire)
 {
-    struct store_options o = {.idem_ttl_ms = 1000};
     struct idem_replay rec = {0};
     sqlite3 *db;
     struct err e;
 
     err_init(&e);
-    store_close(st);
-    ck_assert_int_eq(store_open(path, &o, &st, &e), 0);
-    add_touchpoint("checkout", "purchase", "purchase");
+    reopen_keys_for_a_second();
     ck_assert_int_eq(insert_keyed("old-1", "key-1", &e), 0);
     ck_assert_int_eq(insert_keyed("old-2", "key-2", &e), 0);
     usleep(1300 * 1000);
